@@ -1,0 +1,28 @@
+// ServerConfig: everything axion-server reads from its environment, parsed and checked once at
+// start-up so a bad value is a clear error before anything starts (README lists the variables).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/status.h"
+
+namespace axion::server {
+
+struct ServerConfig {
+  std::string data_dir = "./axion-data";    // AXION_DATA_DIR (embedded log)
+  std::string kafka_brokers;                // KAFKA_BROKERS: set => the log is on Kafka
+  std::chrono::milliseconds kafka_timeout{10000};  // AXION_KAFKA_TIMEOUT_MS
+  std::string http_addr = "127.0.0.1:8080";  // AXION_HTTP_ADDR
+  std::string grpc_addr = "127.0.0.1:50051";  // AXION_GRPC_ADDR
+  int topic_partitions = 8;                  // AXION_TOPIC_PARTITIONS (new topics only)
+  std::size_t max_record_bytes = 1000 * 1000;  // AXION_MAX_RECORD_BYTES
+  std::string instance_id;                   // AXION_INSTANCE_ID (transactional ids), default hostname
+
+  bool embedded() const { return kafka_brokers.empty(); }
+};
+
+// INVALID_ARGUMENT naming the variable and the expected form on a bad value.
+Result<ServerConfig> server_config_from_env();
+
+}  // namespace axion::server

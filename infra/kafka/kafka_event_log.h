@@ -24,6 +24,7 @@ struct KafkaConfig {
   std::int16_t replication_factor = 1;           // for topics this log creates
   std::chrono::milliseconds batch_linger{1};     // how long a transaction waits to gather appends
   std::map<std::string, std::string> overrides;  // extra librdkafka properties (tests: mock cluster)
+  bool log_client_events = false;                // print librdkafka's log lines to stderr
 };
 
 // Opens the log: checks the brokers answer within config.timeout (else UNAVAILABLE naming the

@@ -72,6 +72,7 @@ apt_install_missing() {
 # True if something accepts TCP connections on host:port right now.
 port_open() {
   local host="$1" port="$2"
+  # shellcheck disable=SC2016  # $0/$1 expand in the inner bash
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" >/dev/null 2>&1
 }
 

@@ -1,0 +1,94 @@
+// KafkaContext: what every part of the Kafka adapter shares — the configuration, librdkafka
+// property sets, one admin handle (metadata, CreateTopics, consumer-group offsets), the cached
+// partition counts, the positions our own producers have had acknowledged (for read-your-writes
+// while commit markers propagate), and the client's recent log lines (for error messages).
+// Producers and consumers hold it by shared_ptr, so it outlives every librdkafka handle.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "events/event_log.h"
+#include "infra/kafka/impl/kafka_errors.h"
+#include "infra/kafka/kafka_event_log.h"
+
+namespace axion::infra::kafka::impl {
+
+// Receives librdkafka's log lines and error events (from internal threads and poll()). Keeps
+// the latest problem for error messages; prints to stderr only when config.log_client_events.
+class ClientEvents final : public RdKafka::EventCb {
+ public:
+  explicit ClientEvents(bool print) : print_(print) {}
+  void event_cb(RdKafka::Event& event) override;
+  std::string last_problem() const;
+
+ private:
+  const bool print_;
+  mutable std::mutex mu_;
+  std::string last_problem_;
+};
+
+class KafkaContext {
+ public:
+  static Result<std::shared_ptr<KafkaContext>> open(const KafkaConfig& config);
+  ~KafkaContext();
+  KafkaContext(const KafkaContext&) = delete;
+  KafkaContext& operator=(const KafkaContext&) = delete;
+
+  const KafkaConfig& config() const { return config_; }
+  int timeout_ms() const { return static_cast<int>(config_.timeout.count()); }
+  // librdkafka message.max.bytes: the record limit plus room for framing and headers, so a
+  // record that passes validate_append is never refused by the client.
+  std::size_t message_max_bytes() const;
+  // The common properties (brokers, client id, event callback, no topic auto-creation), then
+  // `props`, then config.overrides.
+  Result<std::unique_ptr<RdKafka::Conf>> make_conf(
+      const std::map<std::string, std::string>& props) const;
+  // " (last client error: ...)" or "".
+  std::string client_problem_suffix() const;
+
+  // Cached after the first successful look-up. NOT_FOUND for an unknown topic.
+  Result<std::int32_t> partition_count(const std::string& topic);
+  Status ensure_topic(const events::TopicSpec& spec);
+  // Checks the name, existence (NOT_FOUND) and partition range (INVALID_ARGUMENT).
+  Status check_partition(const events::TopicPartition& tp);
+  Result<std::optional<std::int64_t>> committed_offset(const std::string& group,
+                                                       const events::TopicPartition& tp);
+
+  // Positions acknowledged to our callers: reads below them wait for the commit markers.
+  void note_acknowledged(const events::LogPosition& position);
+  std::int64_t acknowledged_end(const events::TopicPartition& tp) const;
+
+ private:
+  explicit KafkaContext(const KafkaConfig& config);
+  // Metadata of one topic, straight from a broker (never creates the topic).
+  Result<std::int32_t> fetch_partition_count(const std::string& topic, bool require_leaders);
+  Status create_topic(const events::TopicSpec& spec);
+  Status wait_until_ready(const events::TopicSpec& spec);
+
+  KafkaConfig config_;
+  std::unique_ptr<ClientEvents> events_;  // declared before every handle that uses it
+  std::unique_ptr<RdKafka::Producer> admin_;
+  std::mutex admin_mu_;  // serialises admin-handle topic objects and polls
+  mutable std::mutex mu_;
+  std::map<std::string, std::int32_t> partitions_;
+  std::map<events::TopicPartition, std::int64_t> acknowledged_end_;
+};
+
+// Deadline arithmetic for librdkafka's int milliseconds.
+inline int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+}  // namespace axion::infra::kafka::impl

@@ -48,8 +48,8 @@ Status ServerApp::start() {
   auto log = open_log(config_);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
-  for (std::string_view topic : events::kAllTopics) {
-    AXION_RETURN_IF_ERROR(log_->ensure_topic({std::string(topic), config_.topic_partitions}));
+  for (const auto& topic : events::kTopicDefaults) {
+    AXION_RETURN_IF_ERROR(log_->ensure_topic({std::string(topic.name), config_.topic_partitions}));
   }
 
   grpc::EnableDefaultHealthCheckService(true);

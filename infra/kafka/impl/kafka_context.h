@@ -78,7 +78,6 @@ class KafkaContext {
   KafkaConfig config_;
   std::unique_ptr<ClientEvents> events_;  // declared before every handle that uses it
   std::unique_ptr<RdKafka::Producer> admin_;
-  std::mutex admin_mu_;  // serialises admin-handle topic objects and polls
   mutable std::mutex mu_;
   std::map<std::string, std::int32_t> partitions_;
   std::map<events::TopicPartition, std::int64_t> acknowledged_end_;

@@ -1,0 +1,193 @@
+// axion-server end to end: the real binary starts in embedded mode, answers its health
+// endpoints and gRPC health, shuts down gracefully on SIGTERM, and refuses bad set-up (bad
+// variables, a data dir in use, unreachable Kafka) with a clear message and a non-zero exit.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/integration/log_backends.h"
+
+extern char** environ;
+
+namespace axion::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using std::chrono::milliseconds;
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A running axion-server with its own environment; stderr goes to a file we can read.
+class ServerProcess {
+ public:
+  explicit ServerProcess(std::vector<std::string> env_overrides) {
+    log_path_ = scratch_dir("server-log") + "/stderr.log";
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      if (kv.rfind("KAFKA_BROKERS=", 0) == 0) continue;  // embedded unless the test says so
+      env.push_back(kv);
+    }
+    for (auto& kv : env_overrides) env.push_back(kv);
+    std::vector<char*> envp;
+    for (auto& kv : env) envp.push_back(kv.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    std::string bin = AXION_SERVER_BIN;
+    char* argv[] = {bin.data(), nullptr};
+    if (posix_spawn(&pid_, bin.c_str(), &actions, nullptr, argv, envp.data()) != 0) pid_ = -1;
+    posix_spawn_file_actions_destroy(&actions);
+  }
+  ~ServerProcess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // Exit code, or -1 if still running after `timeout`.
+  int wait_exit(milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status = 0;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        exited_ = true;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    return -1;
+  }
+  void signal(int sig) { kill(pid_, sig); }
+  std::string log() const {
+    std::ifstream in(log_path_);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  bool exited_ = false;
+  std::string log_path_;
+};
+
+bool wait_ready(httplib::Client& http, milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto res = http.Get("/readyz");
+    if (res && res->status == 200) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
+
+TEST(AxionServer, ServesHealthInEmbeddedModeAndStopsGracefully) {
+  const int http_port = free_port(), grpc_port = free_port();
+  const std::string data = scratch_dir("server-data");
+  ServerProcess server({"AXION_DATA_DIR=" + data,
+                        "AXION_HTTP_ADDR=127.0.0.1:" + std::to_string(http_port),
+                        "AXION_GRPC_ADDR=127.0.0.1:" + std::to_string(grpc_port),
+                        "LOG_FORMAT=json"});
+  ASSERT_GT(server.pid(), 0);
+  httplib::Client http("127.0.0.1", http_port);
+  ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << server.log();
+
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  EXPECT_THAT(health->body, HasSubstr("\"status\":\"ok\""));
+  auto live = http.Get("/livez");
+  ASSERT_TRUE(live);
+  EXPECT_EQ(live->status, 200);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("axion_up 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("axion_log_embedded 1"));
+
+  server.signal(SIGTERM);
+  EXPECT_EQ(server.wait_exit(milliseconds(20000)), 0) << server.log();
+  // Every log line is one JSON object.
+  std::istringstream lines(server.log());
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    ++count;
+    EXPECT_EQ(line.front(), '{') << line;
+    EXPECT_THAT(line, HasSubstr("\"level\":"));
+  }
+  EXPECT_GT(count, 1);
+  EXPECT_THAT(server.log(), HasSubstr("axion-server stopped"));
+}
+
+TEST(AxionServer, RefusesBadConfigurationNamingTheVariable) {
+  {
+    ServerProcess server({"LOG_FORMAT=xml"});
+    EXPECT_EQ(server.wait_exit(milliseconds(10000)), 2);
+    EXPECT_THAT(server.log(), HasSubstr("LOG_FORMAT='xml'"));
+  }
+  {
+    ServerProcess server({"AXION_TOPIC_PARTITIONS=lots"});
+    EXPECT_EQ(server.wait_exit(milliseconds(10000)), 2);
+    EXPECT_THAT(server.log(), HasSubstr("AXION_TOPIC_PARTITIONS='lots'"));
+  }
+  {
+    ServerProcess server({"AXION_DATA_DIR=" + scratch_dir("server-data"),
+                          "AXION_HTTP_ADDR=not-an-address"});
+    EXPECT_EQ(server.wait_exit(milliseconds(10000)), 1);
+    EXPECT_THAT(server.log(), HasSubstr("AXION_HTTP_ADDR='not-an-address'"));
+  }
+}
+
+TEST(AxionServer, RefusesADataDirInUseByAnotherServer) {
+  const std::string data = scratch_dir("server-data");
+  const int http_port = free_port();
+  ServerProcess first({"AXION_DATA_DIR=" + data,
+                       "AXION_HTTP_ADDR=127.0.0.1:" + std::to_string(http_port),
+                       "AXION_GRPC_ADDR=127.0.0.1:" + std::to_string(free_port())});
+  httplib::Client http("127.0.0.1", http_port);
+  ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << first.log();
+  ServerProcess second({"AXION_DATA_DIR=" + data,
+                        "AXION_HTTP_ADDR=127.0.0.1:" + std::to_string(free_port()),
+                        "AXION_GRPC_ADDR=127.0.0.1:" + std::to_string(free_port())});
+  EXPECT_EQ(second.wait_exit(milliseconds(10000)), 1);
+  EXPECT_THAT(second.log(), HasSubstr("in use by another process"));
+}
+
+TEST(AxionServer, FailsClearlyWithinTheTimeoutWhenKafkaIsUnreachable) {
+  ServerProcess server({"KAFKA_BROKERS=127.0.0.1:1", "AXION_KAFKA_TIMEOUT_MS=1500",
+                        "AXION_HTTP_ADDR=127.0.0.1:" + std::to_string(free_port()),
+                        "AXION_GRPC_ADDR=127.0.0.1:" + std::to_string(free_port())});
+  // A hang guard, not a speed assertion: the server must give up on its own.
+  EXPECT_EQ(server.wait_exit(milliseconds(30000)), 1) << server.log();
+  EXPECT_THAT(server.log(), HasSubstr("127.0.0.1:1"));
+  EXPECT_THAT(server.log(), HasSubstr("UNAVAILABLE"));
+}
+
+}  // namespace
+}  // namespace axion::testing

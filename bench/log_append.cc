@@ -9,7 +9,7 @@
 // Prints a markdown table for docs/BENCHMARKS.md, with the machine and the date.
 //
 //   log_append_bench [--seconds 5] [--writers 1,16,64] [--backend rocksdb|kafka|all]
-//                    [--dir DIR] [--kafka host:port] [--rocks-max-batch N]
+//                    [--dir DIR] [--kafka host:port] [--rocks-max-batch N] [--impl raw|axion|both]
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <rocksdb/db.h>
@@ -55,14 +55,15 @@ struct Options {
   std::string dir;
   std::string kafka;
   std::size_t rocks_max_batch = 0;  // 0: the adapter's default
+  bool run_raw = true, run_axion = true;  // --impl raw|axion|both (for profiling one side)
 };
 
 [[noreturn]] void usage(const std::string& why) {
-  std::cerr << "log_append_bench: " << why << "\n"
-            << "usage: log_append_bench [--seconds N] [--writers 1,16,64] "
+  if (!why.empty()) std::cerr << "log_append_bench: " << why << "\n";
+  std::cerr << "usage: log_append_bench [--seconds N] [--writers 1,16,64] "
                "[--backend rocksdb|kafka|all] [--dir DIR] [--kafka host:port] "
-               "[--rocks-max-batch N]\n";
-  std::exit(2);
+               "[--rocks-max-batch N] [--impl raw|axion|both]\n";
+  std::exit(why.empty() ? 0 : 2);
 }
 
 Options parse(int argc, char** argv) {
@@ -74,7 +75,7 @@ Options parse(int argc, char** argv) {
       v = a.substr(eq + 1);
       a = a.substr(0, eq);
     } else if (a == "--help" || a == "-h") {
-      usage("help");
+      usage("");
     } else if (i + 1 < argc) {
       v = argv[++i];
     } else {
@@ -93,6 +94,10 @@ Options parse(int argc, char** argv) {
         o.dir = v;
       } else if (a == "--kafka") {
         o.kafka = v;
+      } else if (a == "--impl") {
+        if (v != "raw" && v != "axion" && v != "both") usage("bad --impl");
+        o.run_raw = v != "axion";
+        o.run_axion = v != "raw";
       } else if (a == "--rocks-max-batch") {
         o.rocks_max_batch = std::stoul(v);
       } else {
@@ -266,12 +271,16 @@ std::vector<Row> bench_rocksdb(const Options& o) {
     fs::remove_all(raw_dir);
     fs::remove_all(axion_dir);
     fs::create_directories(o.dir);
-    row.raw = run_raw_rocks(raw_dir, writers, o.seconds);
-    progress("raw rocksdb  ", writers, *row.raw);
-    fs::remove_all(raw_dir);
-    row.axion = run_axion_rocks(axion_dir, writers, o.seconds, o.rocks_max_batch);
-    progress("axion rocksdb", writers, *row.axion);
-    fs::remove_all(axion_dir);
+    if (o.run_raw) {
+      row.raw = run_raw_rocks(raw_dir, writers, o.seconds);
+      progress("raw rocksdb  ", writers, *row.raw);
+      fs::remove_all(raw_dir);
+    }
+    if (o.run_axion) {
+      row.axion = run_axion_rocks(axion_dir, writers, o.seconds, o.rocks_max_batch);
+      progress("axion rocksdb", writers, *row.axion);
+      fs::remove_all(axion_dir);
+    }
     rows.push_back(std::move(row));
   }
   std::error_code ec;
@@ -312,7 +321,7 @@ Status create_topic(rd_kafka_t* rk, const std::string& topic, int partitions) {
 }
 
 // The best a hand-written raw client does: writers queue their record and wait; one loop thread
-// begins a transaction, produces everything queued, commits, and releases those writers.
+// begins a transaction, produces everything queued, flushes, commits, and releases those writers.
 class RawTxnProducer {
  public:
   static Result<std::unique_ptr<RawTxnProducer>> open(const std::string& brokers,
@@ -328,9 +337,13 @@ class RawTxnProducer {
     for (const auto& [k, v] : props) {
       if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) return invalid_argument(err);
     }
+    // Delivery reports: how a client learns each record's fate, and what wakes flush() as soon
+    // as the last one is in (without a report callback flush() polls in 10 ms steps).
+    auto reports = std::make_unique<Reports>();
+    if (conf->set("dr_cb", reports.get(), err) != RdKafka::Conf::CONF_OK) return invalid_argument(err);
     std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
     if (!p) return unavailable("raw producer: " + err);
-    std::unique_ptr<RawTxnProducer> self(new RawTxnProducer(std::move(p)));
+    std::unique_ptr<RawTxnProducer> self(new RawTxnProducer(std::move(p), std::move(reports)));
     return self;
   }
 
@@ -377,7 +390,18 @@ class RawTxnProducer {
     std::promise<std::string> done;
   };
 
-  explicit RawTxnProducer(std::unique_ptr<RdKafka::Producer> p) : producer_(std::move(p)) {}
+  // Counts failed deliveries; called from flush()/poll() on the loop thread.
+  struct Reports final : RdKafka::DeliveryReportCb {
+    void dr_cb(RdKafka::Message& message) override {
+      if (message.err() != RdKafka::ERR_NO_ERROR && first_error.empty()) {
+        first_error = message.errstr();
+      }
+    }
+    std::string first_error;
+  };
+
+  RawTxnProducer(std::unique_ptr<RdKafka::Producer> p, std::unique_ptr<Reports> reports)
+      : reports_(std::move(reports)), producer_(std::move(p)) {}
 
   void run() {
     for (;;) {
@@ -413,6 +437,9 @@ class RawTxnProducer {
         producer_->poll(1);
       }
     }
+    reports_->first_error.clear();
+    producer_->flush(30000);
+    if (!reports_->first_error.empty()) return abort("delivery: " + reports_->first_error);
     if (RdKafka::Error* e = producer_->commit_transaction(30000)) {
       std::string s = "commit_transaction: " + e->str();
       const bool needs_abort = e->txn_requires_abort();
@@ -430,6 +457,7 @@ class RawTxnProducer {
     return why;
   }
 
+  std::unique_ptr<Reports> reports_;  // outlives producer_, which calls it
   std::unique_ptr<RdKafka::Producer> producer_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -498,9 +526,13 @@ std::vector<Row> bench_kafka(const Options& o) {
   for (int writers : o.writers) {
     Row row{"kafka", writers, {}, {}};
     const std::string cell = run_id + "-w" + std::to_string(writers);
-    row.raw = run_raw_kafka(o.kafka, "bench-raw-" + cell, "bench-raw-" + cell, writers, o.seconds);
-    progress("raw kafka  ", writers, *row.raw);
-    if (log.ok()) {
+    if (o.run_raw) {
+      row.raw = run_raw_kafka(o.kafka, "bench-raw-" + cell, "bench-raw-" + cell, writers, o.seconds);
+      progress("raw kafka  ", writers, *row.raw);
+    }
+    if (!o.run_axion) {
+      // skipped
+    } else if (log.ok()) {
       row.axion = run_axion_kafka(**log, "bench-axion-" + cell, "bench-axion-" + cell, writers,
                                   o.seconds);
     } else {
@@ -508,7 +540,7 @@ std::vector<Row> bench_kafka(const Options& o) {
       row.axion->errors = 1;
       row.axion->first_error = log.status().to_string();
     }
-    progress("axion kafka", writers, *row.axion);
+    if (row.axion) progress("axion kafka", writers, *row.axion);
     rows.push_back(std::move(row));
   }
   return rows;
@@ -517,13 +549,18 @@ std::vector<Row> bench_kafka(const Options& o) {
 // ---------------------------------------------------------------------------------------------
 
 std::string cell_columns(const std::optional<CellResult>& r) {
-  if (!r || r->ops == 0) return " failed | – |";
+  if (!r) return " – | – |";
+  if (r->ops == 0) return " failed | – |";
   return " " + thousands(r->per_second()) + " | " + fmt("%.2f", r->p50_ms) + " / " +
          fmt("%.2f", r->p99_ms) + " / " + fmt("%.2f", r->p999_ms) + " |";
 }
 
 void print_table(const std::vector<Row>& rows, const Options& o, const std::string& load_start,
                  bool kafka_skipped) {
+  if (rows.empty()) {
+    if (kafka_skipped) std::cout << "kafka: skipped (set KAFKA_BROKERS)\n";
+    return;
+  }
   std::cout << "\nmachine: " << machine_description() << "; " << utc_now()
             << "; load average " << load_start << " at start, " << load_average() << " at end\n"
             << "workload: one ~300-byte record per append (key \"project-<n>\", 300 random bytes, "
@@ -574,6 +611,8 @@ int main(int argc, char** argv) {
   }
   print_table(rows, o, load_start, kafka_skipped);
   bool failed = false;
-  for (const Row& row : rows) failed = failed || !row.raw || !row.axion || row.axion->ops == 0;
+  for (const Row& row : rows) {
+    for (const auto* r : {&row.raw, &row.axion}) failed = failed || (*r && (*r)->ops == 0);
+  }
   return failed ? 1 : 0;
 }

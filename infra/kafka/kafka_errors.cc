@@ -19,7 +19,7 @@ Mapping map_code(rd_kafka_resp_err_t code) {
       return {StatusCode::kOk, false};
 
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR_INVALID_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
     case RD_KAFKA_RESP_ERR_INVALID_PARTITIONS:
     case RD_KAFKA_RESP_ERR_INVALID_REPLICATION_FACTOR:
@@ -163,10 +163,12 @@ Status status_from_kafka_error(const rd_kafka_error_t* error, std::string_view w
   const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
   Status s = status_from_kafka(code, what, rd_kafka_error_string(error));
   if (s.ok()) return s;
-  const bool retryable = !rd_kafka_error_is_fatal(error) &&
-                         (s.retryable() || rd_kafka_error_is_retriable(error) ||
-                          rd_kafka_error_txn_requires_abort(error));
-  return Status(s.code(), s.message(), retryable);
+  if (rd_kafka_error_is_fatal(error)) return Status(s.code(), s.message(), false);
+  if (rd_kafka_error_txn_requires_abort(error) && !s.retryable()) {
+    // The transaction must be aborted; a fresh one may well succeed.
+    return Status(StatusCode::kAborted, s.message(), true);
+  }
+  return Status(s.code(), s.message(), s.retryable() || rd_kafka_error_is_retriable(error));
 }
 
 Status fenced_status(std::string_view transactional_id, rd_kafka_resp_err_t code,

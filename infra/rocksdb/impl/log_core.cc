@@ -3,6 +3,7 @@
 #include "infra/rocksdb/impl/log_core.h"
 
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <chrono>
@@ -26,6 +27,22 @@ bool has_prefix(const ::rocksdb::Slice& key, const std::string& prefix) {
   return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
 }
 
+// The prefix of a record key up to its partition ('R' topic '\0' be32): offsets arrive in order
+// per partition, so the memtable keeps an insert hint per prefix and appends stay cheap.
+class PartitionPrefix final : public ::rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "axion.PartitionPrefix"; }
+  ::rocksdb::Slice Transform(const ::rocksdb::Slice& key) const override {
+    const auto* nul = static_cast<const char*>(std::memchr(key.data(), '\0', key.size()));
+    return {key.data(), static_cast<std::size_t>(nul - key.data()) + 5};
+  }
+  bool InDomain(const ::rocksdb::Slice& key) const override {
+    if (key.size() < 14 || key[0] != 'R') return false;
+    const auto* nul = static_cast<const char*>(std::memchr(key.data(), '\0', key.size()));
+    return nul && static_cast<std::size_t>(nul - key.data()) + 13 == key.size();
+  }
+};
+
 }  // namespace
 
 Status from_rocks(const ::rocksdb::Status& s, const std::string& what) {
@@ -46,6 +63,7 @@ Result<std::shared_ptr<LogCore>> LogCore::open(const std::string& path, events::
   ::rocksdb::Options options;
   options.create_if_missing = true;
   options.IncreaseParallelism(2);
+  options.memtable_insert_with_hint_prefix_extractor = std::make_shared<PartitionPrefix>();
   ::rocksdb::DB* raw = nullptr;
   ::rocksdb::Status s = ::rocksdb::DB::Open(options, path, &raw);
   if (!s.ok()) return from_rocks(s, "cannot open the event log at '" + path + "'");
@@ -53,6 +71,7 @@ Result<std::shared_ptr<LogCore>> LogCore::open(const std::string& path, events::
       new LogCore(std::unique_ptr<::rocksdb::DB>(raw), limits, max_batch_appends));
   AXION_RETURN_IF_ERROR(core->load());
   core->committer_ = std::thread([c = core.get()] { c->committer_loop(); });
+  core->syncer_ = std::thread([c = core.get()] { c->syncer_loop(); });
   return core;
 }
 
@@ -65,8 +84,13 @@ LogCore::~LogCore() {
     stopping_ = true;
   }
   queue_cv_.notify_all();
-  if (committer_.joinable()) committer_.join();
-  for (auto& p : queue_) p->done.set_value(unavailable("the event log is closing"));
+  if (committer_.joinable()) committer_.join();  // drains the queue
+  {
+    std::lock_guard lock(sync_mu_);
+    committer_done_ = true;
+  }
+  sync_cv_.notify_all();
+  if (syncer_.joinable()) syncer_.join();  // syncs and completes what was written
 }
 
 // Recovers topics, partition ends and producer epochs from the database.
@@ -90,6 +114,20 @@ Status LogCore::load() {
       AXION_RETURN_IF_ERROR(from_rocks(last->status(), "recovering " + tp.to_string()));
     }
   }
+  for (it->Seek("O"); it->Valid() && has_prefix(it->key(), "O"); it->Next()) {
+    const std::string key = it->key().ToString();
+    const auto first_nul = key.find('\0');
+    const auto second_nul = key.find('\0', first_nul + 1);
+    if (first_nul == std::string::npos || second_nul == std::string::npos ||
+        key.size() != second_nul + 5 || it->value().size() != 8) {
+      return data_loss("committed offset entry is corrupt");
+    }
+    events::TopicPartition tp{key.substr(first_nul + 1, second_nul - first_nul - 1),
+                              static_cast<std::int32_t>(keys::get_be(key, second_nul + 1, 4))};
+    committed_[{key.substr(1, first_nul - 1), tp}] =
+        static_cast<std::int64_t>(keys::get_be(it->value().ToStringView(), 0, 8));
+  }
+  staged_ends_ = ends_;
   for (it->Seek("P"); it->Valid() && has_prefix(it->key(), "P"); it->Next()) {
     epochs_[it->key().ToString().substr(1)] = keys::get_be(it->value().ToStringView(), 0, 8);
   }
@@ -113,7 +151,10 @@ Status LogCore::ensure_topic(const events::TopicSpec& spec) {
   AXION_RETURN_IF_ERROR(from_rocks(
       db_->Put(wo, keys::topic_key(spec.name), meta.SerializeAsString()), "creating topic"));
   topics_[spec.name] = spec.partitions;
-  for (std::int32_t p = 0; p < spec.partitions; ++p) ends_[{spec.name, p}] = 0;
+  for (std::int32_t p = 0; p < spec.partitions; ++p) {
+    ends_[{spec.name, p}] = 0;
+    staged_ends_[{spec.name, p}] = 0;
+  }
   return ok_status();
 }
 
@@ -143,83 +184,146 @@ Result<std::vector<events::LogPosition>> LogCore::append(const std::string& txid
                                                          std::optional<MemberRef> member) {
   AXION_RETURN_IF_ERROR(events::validate_append(records, limits_));
   if (offsets) AXION_RETURN_IF_ERROR(events::validate_identifier("consumer group", offsets->group));
-  auto pending = std::make_unique<PendingAppend>();
-  pending->txid = txid;
-  pending->epoch = epoch;
-  pending->records = std::move(records);
-  if (offsets) pending->offsets = *offsets;
-  pending->member = member;
-  auto future = pending->done.get_future();
+  if (offsets) {
+    for (const auto& po : offsets->offsets) {
+      if (po.next_offset < 0) {
+        return invalid_argument("offset " + std::to_string(po.next_offset) + " for " +
+                                po.tp.to_string() + " is negative");
+      }
+    }
+  }
+  thread_local std::binary_semaphore done{0};
+  PendingAppend pending;
+  pending.txid = txid;
+  pending.epoch = epoch;
+  pending.records = std::move(records);
+  pending.offsets = offsets;
+  pending.member = member;
+  pending.done = &done;
   {
     std::lock_guard lock(queue_mu_);
     if (stopping_) return unavailable("the event log is closing");
-    queue_.push_back(std::move(pending));
+    queue_.push_back(&pending);
   }
   queue_cv_.notify_one();
-  return future.get();
+  done.acquire();
+  return std::move(*pending.outcome);
 }
 
 void LogCore::committer_loop() {
   for (;;) {
-    std::vector<std::unique_ptr<PendingAppend>> batch;
+    std::vector<PendingAppend*> batch;
     {
       std::unique_lock lock(queue_mu_);
       queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping and drained
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      const std::size_t n = std::min(queue_.size(), max_batch_);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
     }
-    commit_batch(batch);
+    write_batch(std::move(batch));
   }
 }
 
-// Stages every append of the batch into one WriteBatch, syncs it once, then publishes the new
-// ends. An append refused at staging fails alone; a failed write fails the whole batch.
-void LogCore::commit_batch(std::vector<std::unique_ptr<PendingAppend>>& batch) {
-  ::rocksdb::WriteBatch wb;
-  std::vector<std::optional<Result<std::vector<events::LogPosition>>>> outcomes(batch.size());
-  std::map<events::TopicPartition, std::int64_t> new_ends;
+// Stages every append of the batch into one WriteBatch and writes it unsynced; an append refused
+// at staging fails alone. The syncer makes the batch durable and completes it.
+void LogCore::write_batch(std::vector<PendingAppend*> batch) {
+  ::rocksdb::WriteBatch wb(batch.size() * 512);
+  WrittenBatch written;
+  written.appends = std::move(batch);
+  written.positions.resize(written.appends.size());
   const std::int64_t ts = now_ms();
+  std::vector<std::pair<PendingAppend*, Status>> refused;
   {
     std::lock_guard lock(mu_);
-    for (std::size_t i = 0; i < batch.size(); ++i) {
+    for (std::size_t i = 0; i < written.appends.size(); ++i) {
+      PendingAppend* p = written.appends[i];
       wb.SetSavePoint();
-      auto staged = stage(*batch[i], wb, new_ends, ts);
+      WrittenBatch staged_only;  // this append's ends and offsets, merged only if it stages
+      auto staged = failed_.ok() ? stage(*p, wb, staged_only, ts)
+                                 : Result<std::vector<events::LogPosition>>(failed_);
       if (!staged.ok()) {
         (void)wb.RollbackToSavePoint();
-        batch[i]->done.set_value(staged.status());
-        batch[i].reset();
-      } else {
-        outcomes[i] = std::move(staged);
+        refused.emplace_back(p, staged.status());
+        written.appends[i] = nullptr;
+        continue;
       }
+      written.positions[i] = std::move(staged).value();
+      for (auto& [tp, end] : staged_only.new_ends) {
+        written.new_ends[tp] = end;
+        staged_ends_[tp] = end;
+      }
+      for (auto& [key, offset] : staged_only.new_committed) written.new_committed[key] = offset;
     }
   }
-  bool any_left = false;
-  for (const auto& p : batch) any_left = any_left || p != nullptr;
-  if (!any_left) return;
-  ::rocksdb::WriteOptions wo;
-  wo.sync = true;
-  const Status written = from_rocks(db_->Write(wo, &wb), "appending to the event log");
-  if (written.ok()) {
-    std::lock_guard lock(mu_);
-    for (auto& [tp, end] : new_ends) ends_[tp] = end;
+  for (auto& [p, status] : refused) p->complete(status);
+  if (wb.Count() > 0) {
+    ::rocksdb::WriteOptions wo;
+    wo.sync = false;  // the syncer's SyncWAL makes it durable
+    const Status status = from_rocks(db_->Write(wo, &wb), "appending to the event log");
+    if (!status.ok()) {
+      {
+        std::lock_guard lock(mu_);
+        fail_log(status);
+      }
+      for (PendingAppend* p : written.appends) {
+        if (p) p->complete(status);
+      }
+      return;
+    }
   }
-  data_cv_.notify_all();
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    if (!batch[i]) continue;
-    if (written.ok()) {
-      batch[i]->done.set_value(std::move(*outcomes[i]));
-    } else {
-      batch[i]->done.set_value(written);
+  {
+    std::lock_guard sync_lock(sync_mu_);
+    written_.push_back(std::move(written));
+  }
+  sync_cv_.notify_one();
+}
+
+void LogCore::syncer_loop() {
+  for (;;) {
+    std::deque<WrittenBatch> batches;
+    {
+      std::unique_lock lock(sync_mu_);
+      sync_cv_.wait(lock, [&] { return committer_done_ || !written_.empty(); });
+      if (written_.empty()) return;  // the committer is done and everything is synced
+      batches.swap(written_);
+    }
+    Status synced = from_rocks(db_->SyncWAL(), "syncing the event log");
+    {
+      std::lock_guard lock(mu_);
+      if (!synced.ok()) {
+        fail_log(synced);
+      } else if (!failed_.ok()) {
+        synced = failed_;  // an earlier batch failed: nothing staged after it may become visible
+      } else {
+        for (auto& b : batches) {
+          for (auto& [tp, end] : b.new_ends) ends_[tp] = end;
+          for (auto& [key, offset] : b.new_committed) committed_[key] = offset;
+        }
+      }
+    }
+    data_cv_.notify_all();
+    for (auto& b : batches) {
+      for (std::size_t i = 0; i < b.appends.size(); ++i) {
+        if (!b.appends[i]) continue;
+        if (synced.ok()) {
+          b.appends[i]->complete(std::move(b.positions[i]));
+        } else {
+          b.appends[i]->complete(synced);
+        }
+      }
     }
   }
 }
 
-Result<std::vector<events::LogPosition>> LogCore::stage(
-    PendingAppend& p, ::rocksdb::WriteBatch& wb,
-    std::map<events::TopicPartition, std::int64_t>& ends, std::int64_t ts) {
+void LogCore::fail_log(const Status& cause) {
+  if (!failed_.ok()) return;
+  failed_ = unavailable("the event log failed and must be reopened: " + cause.message());
+}
+
+Result<std::vector<events::LogPosition>> LogCore::stage(PendingAppend& p,
+                                                        ::rocksdb::WriteBatch& wb,
+                                                        WrittenBatch& written, std::int64_t ts) {
   if (auto it = epochs_.find(p.txid); it == epochs_.end() || it->second != p.epoch) {
     return failed_precondition("producer '" + p.txid +
                                "' was fenced by a newer instance with the same transactional id");
@@ -233,6 +337,7 @@ Result<std::vector<events::LogPosition>> LogCore::stage(
                      "again and retry");
     }
   }
+  auto& ends = written.new_ends;
   std::vector<events::LogPosition> positions;
   positions.reserve(p.records.size());
   axion::v1::StoredLogRecord stored;
@@ -248,7 +353,7 @@ Result<std::vector<events::LogPosition>> LogCore::stage(
     }
     events::TopicPartition tp{r.topic, partition};
     auto [end_it, inserted] = ends.try_emplace(tp, 0);
-    if (inserted) end_it->second = ends_[tp];
+    if (inserted) end_it->second = staged_ends_[tp];
     const std::int64_t offset = end_it->second++;
     stored.Clear();
     stored.set_key(r.key);
@@ -270,6 +375,7 @@ Result<std::vector<events::LogPosition>> LogCore::stage(
       }
       wb.Put(keys::group_offset_key(p.offsets->group, po.tp),
              keys::encode_u64(static_cast<std::uint64_t>(po.next_offset)));
+      written.new_committed[{p.offsets->group, po.tp}] = po.next_offset;
     }
   }
   return positions;
@@ -332,11 +438,10 @@ Result<std::int64_t> LogCore::end_offset(const events::TopicPartition& tp) {
 
 Result<std::optional<std::int64_t>> LogCore::committed_offset(const std::string& group,
                                                               const events::TopicPartition& tp) {
-  std::string value;
-  ::rocksdb::Status s = db_->Get(::rocksdb::ReadOptions(), keys::group_offset_key(group, tp), &value);
-  if (s.IsNotFound()) return std::optional<std::int64_t>();
-  AXION_RETURN_IF_ERROR(from_rocks(s, "reading committed offset"));
-  return std::optional<std::int64_t>(static_cast<std::int64_t>(keys::get_be(value, 0, 8)));
+  std::lock_guard lock(mu_);
+  auto it = committed_.find({group, tp});
+  if (it == committed_.end()) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(it->second);
 }
 
 }  // namespace axion::infra::rocksdb

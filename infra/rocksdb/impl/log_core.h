@@ -1,16 +1,22 @@
 // LogCore: the state and machinery behind RocksEventLog, shared by its producers and consumers
 // (they hold a shared_ptr, so a handle that outlives the EventLog object stays safe).
-// - One committer thread turns every queued append into one synced WriteBatch (group commit).
-// - `ends_` is the read_committed boundary: a record becomes readable only after the batch that
-//   holds it is durable, so readers never see an append that might still fail.
-// - Consumer groups are coordinated here, in-process: members, generations, range assignment.
+// Group commit is a two-stage pipeline:
+// - the committer thread stages every queued append into one WriteBatch (offsets assigned from
+//   `staged_ends_`) and writes it without sync;
+// - the syncer thread makes everything written so far durable with one SyncWAL, then publishes
+//   the new partition ends and committed offsets and wakes the writers.
+// While one batch is being synced the next is being staged and written, so an fsync serves
+// every append that arrived meanwhile. `ends_` and `committed_` are the read_committed view:
+// only synced data is ever visible. A failed write or sync puts the log in a failed state
+// (every later append fails) because later batches were staged on top of it.
+// Consumer groups are coordinated here, in-process: members, generations, range assignment.
 #pragma once
 
 #include <rocksdb/db.h>
 
 #include <condition_variable>
 #include <deque>
-#include <future>
+#include <semaphore>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,13 +82,28 @@ class LogCore {
       std::chrono::milliseconds timeout, Status* error);
 
  private:
+  // Lives on the appending thread's stack; the committer and syncer only point to it. The
+  // thread waits on its own semaphore, released after `outcome` is set and never touched again.
   struct PendingAppend {
     std::string txid;
     std::uint64_t epoch = 0;
     std::vector<events::Record> records;
-    std::optional<events::OffsetCommit> offsets;
+    const events::OffsetCommit* offsets = nullptr;
     std::optional<MemberRef> member;  // the consumer the offsets come from
-    std::promise<Result<std::vector<events::LogPosition>>> done;
+    std::optional<Result<std::vector<events::LogPosition>>> outcome;
+    std::binary_semaphore* done = nullptr;
+    void complete(Result<std::vector<events::LogPosition>> result) {
+      std::binary_semaphore* signal = done;
+      outcome.emplace(std::move(result));
+      signal->release();  // `this` may be gone after this line
+    }
+  };
+  // A batch written to RocksDB, waiting for the WAL sync that makes it durable.
+  struct WrittenBatch {
+    std::vector<PendingAppend*> appends;  // null where staging refused the append
+    std::vector<std::vector<events::LogPosition>> positions;
+    std::map<events::TopicPartition, std::int64_t> new_ends;
+    std::map<std::pair<std::string, events::TopicPartition>, std::int64_t> new_committed;
   };
   struct Group {
     std::uint64_t generation = 0;
@@ -92,11 +113,13 @@ class LogCore {
   LogCore(std::unique_ptr<::rocksdb::DB> db, events::LogLimits limits, std::size_t max_batch);
   Status load();
   void committer_loop();
-  void commit_batch(std::vector<std::unique_ptr<PendingAppend>>& batch);
+  void syncer_loop();
+  // Stages and writes (unsynced) one batch, then hands it to the syncer.
+  void write_batch(std::vector<PendingAppend*> batch);
   // Checks one append against current state and adds it to the batch; REQUIRES mu_ held.
   Result<std::vector<events::LogPosition>> stage(PendingAppend& p, ::rocksdb::WriteBatch& wb,
-                                                 std::map<events::TopicPartition, std::int64_t>& ends,
-                                                 std::int64_t now_ms);
+                                                 WrittenBatch& written, std::int64_t now_ms);
+  void fail_log(const Status& cause);  // REQUIRES mu_ held
   std::vector<events::StoredRecord> read_locked_range(const events::TopicPartition& tp,
                                                       std::int64_t from, std::int64_t end,
                                                       std::size_t max, Status* error);
@@ -108,16 +131,25 @@ class LogCore {
   std::mutex mu_;
   std::condition_variable data_cv_;  // new committed records or a group change
   std::map<std::string, std::int32_t> topics_;
-  std::map<events::TopicPartition, std::int64_t> ends_;  // committed end offset per partition
+  std::map<events::TopicPartition, std::int64_t> ends_;         // synced end offset
+  std::map<events::TopicPartition, std::int64_t> staged_ends_;  // written end offset
+  std::map<std::pair<std::string, events::TopicPartition>, std::int64_t> committed_;  // synced
   std::map<std::string, std::uint64_t> epochs_;
   std::map<std::string, Group> groups_;
   std::uint64_t next_member_id_ = 1;
+  Status failed_;  // set once a write or sync failed: the log must be reopened
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<std::unique_ptr<PendingAppend>> queue_;
+  std::deque<PendingAppend*> queue_;
   bool stopping_ = false;
   std::thread committer_;
+
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<WrittenBatch> written_;
+  bool committer_done_ = false;
+  std::thread syncer_;
 };
 
 // Maps a RocksDB status to ours, once, with a retryable flag.

@@ -156,7 +156,9 @@ class EventLog {
   virtual Result<std::vector<StoredRecord>> read(const TopicPartition& tp, std::int64_t from_offset,
                                                  std::size_t max_records,
                                                  std::chrono::milliseconds wait) = 0;
-  // The offset after the last committed record (the last stable offset). Thread-safe.
+  // The offset after the last committed record: what a consumer that has processed everything
+  // commits. (On Kafka this is below the last stable offset when transaction markers follow the
+  // last record; the adapter reads the tail to find it.) Thread-safe.
   virtual Result<std::int64_t> end_offset(const TopicPartition& tp) = 0;
   // The group's committed next offset for the partition, nullopt if none. Thread-safe.
   virtual Result<std::optional<std::int64_t>> committed_offset(const std::string& group,

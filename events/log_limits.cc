@@ -5,7 +5,9 @@
 namespace axion::events {
 
 Status validate_topic_name(std::string_view topic) {
-  const std::string quoted = "'" + std::string(topic.substr(0, 300)) + "'";
+  std::string quoted = "'";
+  quoted.append(topic.substr(0, 300));
+  quoted.push_back('\'');
   if (topic.empty()) return invalid_argument("topic name is empty");
   if (topic.size() > 249) {
     return invalid_argument("topic name is " + std::to_string(topic.size()) +

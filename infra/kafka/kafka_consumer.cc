@@ -78,13 +78,16 @@ Result<std::unique_ptr<events::Consumer>> KafkaConsumer::open(
     auto count = ctx->partition_count(topic);  // also validates the name
     if (!count.ok()) return count.status();
   }
+  const auto session_ms = ctx->config().session_timeout.count();
   auto conf = ctx->make_conf({{"group.id", group},
                               {"isolation.level", "read_committed"},
                               {"enable.auto.commit", "false"},
                               {"enable.auto.offset.store", "false"},
                               {"auto.offset.reset", "earliest"},
                               {"partition.assignment.strategy", "range"},
-                              {"enable.partition.eof", "false"}});
+                              {"enable.partition.eof", "false"},
+                              {"session.timeout.ms", std::to_string(session_ms)},
+                              {"heartbeat.interval.ms", std::to_string(session_ms / 3)}});
   if (!conf.ok()) return conf.status();
   std::unique_ptr<KafkaConsumer> self(new KafkaConsumer(ctx, group, std::move(callbacks)));
   std::string errstr;

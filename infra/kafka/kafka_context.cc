@@ -169,8 +169,7 @@ Status KafkaContext::check_partition(const events::TopicPartition& tp) {
   auto count = partition_count(tp.topic);
   if (!count.ok()) return count.status();
   if (tp.partition < 0 || tp.partition >= *count) {
-    return invalid_argument("partition " + tp.to_string() + " is out of range: topic '" +
-                            tp.topic + "' has " + std::to_string(*count) + " partitions");
+    return not_found("partition " + tp.to_string() + " does not exist");
   }
   return ok_status();
 }

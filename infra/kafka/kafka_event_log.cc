@@ -27,9 +27,9 @@ class KafkaEventLog final : public events::EventLog {
     return impl::open_kafka_producer(ctx_, transactional_id);
   }
 
-  Result<std::unique_ptr<events::Consumer>> subscribe(const std::string& group,
-                                                      const std::vector<std::string>& topics,
-                                                      events::RebalanceCallbacks callbacks) override {
+  Result<std::unique_ptr<events::Consumer>> subscribe(
+      const std::string& group, const std::vector<std::string>& topics,
+      events::RebalanceCallbacks callbacks) override {
     return impl::KafkaConsumer::open(ctx_, group, topics, std::move(callbacks));
   }
 

@@ -23,6 +23,9 @@ struct KafkaConfig {
   std::string client_id = "axion";
   std::int16_t replication_factor = 1;           // for topics this log creates
   std::chrono::milliseconds batch_linger{1};     // how long a transaction waits to gather appends
+  // A consumer that stops heartbeating (crashed) loses its partitions after this long; the
+  // broker allows 6 s .. 30 min by default.
+  std::chrono::milliseconds session_timeout{10000};
   std::map<std::string, std::string> overrides;  // extra librdkafka properties (tests: mock cluster)
   bool log_client_events = false;                // print librdkafka's log lines to stderr
 };

@@ -18,7 +18,8 @@ constexpr auto kIdlePoll = std::chrono::milliseconds(500);
 }  // namespace
 
 void DeliveryReports::dr_cb(RdKafka::Message& message) {
-  const auto id = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(message.msg_opaque()));
+  const auto id =
+      static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(message.msg_opaque()));
   auto it = live_.find(id);
   if (it == live_.end()) return;  // from an aborted transaction: nobody waits for it
   Delivery& d = *it->second;
@@ -59,7 +60,9 @@ Status KafkaProducer::start() {
     return internal_error("cannot install the delivery report callback: " + errstr);
   }
   producer_.reset(RdKafka::Producer::create(conf->get(), errstr));
-  if (!producer_) return invalid_argument("cannot create Kafka producer '" + txid_ + "': " + errstr);
+  if (!producer_) {
+    return invalid_argument("cannot create Kafka producer '" + txid_ + "': " + errstr);
+  }
   // Fences any older instance with this id and aborts its unfinished transaction.
   ErrorPtr error(rd_kafka_init_transactions(rk(), ctx_->timeout_ms()));
   if (error) {
@@ -95,8 +98,8 @@ bool KafkaProducer::stopping() {
   return stopping_;
 }
 
-Result<std::vector<events::LogPosition>> KafkaProducer::append(std::vector<events::Record> records,
-                                                               const events::OffsetCommit* offsets) {
+Result<std::vector<events::LogPosition>> KafkaProducer::append(
+    std::vector<events::Record> records, const events::OffsetCommit* offsets) {
   {
     std::lock_guard lock(mu_);
     if (fatal_) return *fatal_;
@@ -125,7 +128,8 @@ Status KafkaProducer::warm_up(const std::string& topic) {
   std::lock_guard lock(topics_mu_);
   if (topics_.count(topic)) return ok_status();
   std::string errstr;
-  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, errstr));
+  std::unique_ptr<RdKafka::Topic> handle(
+      RdKafka::Topic::create(producer_.get(), topic, nullptr, errstr));
   if (!handle) return invalid_argument("topic '" + topic + "': " + errstr);
   const rd_kafka_metadata_t* raw = nullptr;
   const rd_kafka_resp_err_t err =
@@ -154,26 +158,28 @@ Status KafkaProducer::prepare(AppendRequest& request, const events::OffsetCommit
     if (!count.ok()) return count.status();
     AXION_RETURN_IF_ERROR(warm_up(record.topic));
     if (record.partition) {
-      if (*record.partition >= *count) {
-        return invalid_argument("record " + std::to_string(i) + " is for partition " +
-                                std::to_string(*record.partition) + " but topic '" +
-                                record.topic + "' has " + std::to_string(*count) +
-                                " partitions");
+      if (*record.partition >= *count) {  // worded as the embedded log words it
+        return invalid_argument("partition " + std::to_string(*record.partition) +
+                                " is out of range: topic '" + record.topic + "' has " +
+                                std::to_string(*count) + " partitions");
       }
       request.partitions.push_back(*record.partition);
     } else {
       request.partitions.push_back(events::partition_for_key(record.key, *count));
     }
   }
-  if (offsets == nullptr || offsets->offsets.empty()) return ok_status();
-  AXION_RETURN_IF_ERROR(events::validate_identifier("group id", offsets->group));
+  if (offsets == nullptr) return ok_status();
+  AXION_RETURN_IF_ERROR(events::validate_identifier("consumer group", offsets->group));
   for (const events::PartitionOffset& po : offsets->offsets) {
-    AXION_RETURN_IF_ERROR(ctx_->check_partition(po.tp));
     if (po.next_offset < 0) {
       return invalid_argument("offset " + std::to_string(po.next_offset) + " for " +
                               po.tp.to_string() + " is negative");
     }
   }
+  for (const events::PartitionOffset& po : offsets->offsets) {
+    AXION_RETURN_IF_ERROR(ctx_->check_partition(po.tp));
+  }
+  if (offsets->offsets.empty()) return ok_status();
   GroupOffsets group{offsets->group, offsets->offsets, offsets->consumer, nullptr};
   if (const auto* member = dynamic_cast<const KafkaConsumer*>(offsets->consumer)) {
     if (member->group() != offsets->group) {

@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::size_t kMaxIdleReaders = 4;
 constexpr auto kStableOffsetPause = std::chrono::milliseconds(10);
+constexpr std::int64_t kTailWindow = 16;  // offsets read back first when looking for the end
 
 rd_kafka_resp_err_t c_err(RdKafka::ErrorCode err) { return static_cast<rd_kafka_resp_err_t>(err); }
 
@@ -77,8 +78,7 @@ Result<std::vector<events::StoredRecord>> KafkaReader::read(const events::TopicP
                                                             std::chrono::milliseconds wait) {
   AXION_RETURN_IF_ERROR(ctx_->check_partition(tp));
   if (from_offset < 0) {
-    return invalid_argument("read of " + tp.to_string() + " from negative offset " +
-                            std::to_string(from_offset));
+    return invalid_argument("offset " + std::to_string(from_offset) + " is negative");
   }
   if (max_records == 0) return std::vector<events::StoredRecord>{};
   auto lease = acquire();
@@ -157,28 +157,56 @@ Result<std::vector<events::StoredRecord>> KafkaReader::read_with(
   return records;
 }
 
+Result<std::int64_t> KafkaReader::committed_end(RdKafka::KafkaConsumer& consumer,
+                                                const events::TopicPartition& tp) {
+  std::int64_t low = -1;
+  std::int64_t stable = -1;
+  // A read_committed consumer's ListOffsets(latest) answers the last stable offset.
+  const RdKafka::ErrorCode err = consumer.query_watermark_offsets(tp.topic, tp.partition, &low,
+                                                                  &stable, ctx_->timeout_ms());
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return status_from_kafka(c_err(err), "end offset of " + tp.to_string());
+  }
+  // Below the last stable offset sit commit/abort markers and aborted records, which no reader
+  // ever sees: look back, in growing windows, for the last record a reader does see.
+  for (std::int64_t window = kTailWindow; stable > low; window *= 8) {
+    const std::int64_t start = std::max(low, stable - window);
+    auto tail = read_with(consumer, tp, start, static_cast<std::size_t>(stable - start),
+                          std::chrono::milliseconds(0));
+    if (!tail.ok()) return tail.status();
+    std::int64_t last = -1;
+    for (const events::StoredRecord& r : *tail) {
+      if (r.offset < stable) last = std::max(last, r.offset);
+    }
+    if (last >= 0) return last + 1;
+    if (start == low) break;
+  }
+  return low;  // no visible record at all
+}
+
 Result<std::int64_t> KafkaReader::end_offset(const events::TopicPartition& tp) {
   AXION_RETURN_IF_ERROR(ctx_->check_partition(tp));
   auto lease = acquire();
   if (!lease.ok()) return lease.status();
   const std::int64_t acknowledged = ctx_->acknowledged_end(tp);
   const auto deadline = std::chrono::steady_clock::now() + ctx_->config().timeout;
-  std::int64_t low = -1;
-  std::int64_t high = -1;
   for (;;) {
-    // A read_committed consumer's ListOffsets(latest) answers the last stable offset.
-    const RdKafka::ErrorCode err = (*lease)->query_watermark_offsets(
-        tp.topic, tp.partition, &low, &high, ctx_->timeout_ms());
-    if (err != RdKafka::ERR_NO_ERROR) {
+    auto end = committed_end(**lease, tp);
+    if (!end.ok()) {
       dispose(std::move(*lease));
-      return status_from_kafka(c_err(err), "end offset of " + tp.to_string());
+      return end.status();
     }
     // Read-your-writes: wait (bounded) for the commit markers of appends we acknowledged.
-    if (high >= acknowledged || remaining_ms(deadline) == 0) break;
+    if (*end >= acknowledged || remaining_ms(deadline) == 0) {
+      if ((*lease)->unassign() == RdKafka::ERR_NO_ERROR) {
+        release(std::move(*lease));
+      } else {
+        dispose(std::move(*lease));
+      }
+      return *end;
+    }
     std::this_thread::sleep_for(kStableOffsetPause);
   }
-  release(std::move(*lease));
-  return high;
 }
 
 }  // namespace axion::infra::kafka::impl

@@ -87,11 +87,12 @@ Status KafkaProducer::produce(const events::Record& record, std::int32_t partiti
     }
   }
   const auto deadline = std::chrono::steady_clock::now() + ctx_->config().timeout;
+  void* opaque = reinterpret_cast<void*>(static_cast<std::uintptr_t>(id));
   for (;;) {
     const RdKafka::ErrorCode err = producer_->produce(
         record.topic, partition, RdKafka::Producer::RK_MSG_COPY,
         const_cast<char*>(record.value.data()), record.value.size(), record.key.data(),
-        record.key.size(), 0, headers.get(), reinterpret_cast<void*>(static_cast<std::uintptr_t>(id)));
+        record.key.size(), 0, headers.get(), opaque);
     if (err == RdKafka::ERR_NO_ERROR) {
       (void)headers.release();  // librdkafka owns (and frees) the headers now
       return ok_status();

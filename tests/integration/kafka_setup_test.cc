@@ -1,7 +1,8 @@
 // Bad set-up against the real Kafka broker (KAFKA_BROKERS, set by scripts/test): unreachable
 // brokers, oversized records, invalid and unknown topics, mismatched partition counts, and a
 // second producer with the same transactional id fencing the first. Each must fail fast with a
-// specific status code and a message naming the culprit, and leave nothing behind.
+// specific status code and a message naming the culprit, and leave nothing behind. Also: keys,
+// values and headers survive the trip through Kafka byte for byte.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -104,7 +105,8 @@ TEST_F(KafkaSetupTest, InvalidTopicNamesAreInvalidArguments) {
   ASSERT_TRUE(log);
   auto producer = log->open_producer(unique_name("axion-setup-names-tx"));
   ASSERT_TRUE(producer.ok()) << producer.status().to_string();
-  for (const std::string& name : {std::string("bad topic!"), std::string(), std::string(250, 'a')}) {
+  for (const std::string& name :
+       {std::string("bad topic!"), std::string(), std::string(250, 'a')}) {
     SCOPED_TRACE("topic name '" + name + "'");
     const Status created = log->ensure_topic({name, 1});
     EXPECT_EQ(created.code(), StatusCode::kInvalidArgument) << created.to_string();
@@ -172,8 +174,8 @@ TEST_F(KafkaSetupTest, SecondProducerWithTheSameIdFencesTheFirst) {
   auto fenced = (*first)->append({Record{topic, "k", "first-after"}});
   ASSERT_EQ(fenced.status().code(), StatusCode::kFailedPrecondition) << fenced.status().to_string();
   EXPECT_FALSE(fenced.status().retryable());
-  EXPECT_NE(fenced.status().message().find("producer '" + txid + "' was fenced by a newer instance"),
-            std::string::npos)
+  const std::string expected = "producer '" + txid + "' was fenced by a newer instance";
+  EXPECT_NE(fenced.status().message().find(expected), std::string::npos)
       << fenced.status().message();
   // Final: every later append fails the same way, at once.
   auto again = (*first)->append({Record{topic, "k", "first-again"}});
@@ -186,6 +188,33 @@ TEST_F(KafkaSetupTest, SecondProducerWithTheSameIdFencesTheFirst) {
   std::vector<std::string> values;
   for (const auto& r : *records) values.push_back(r.value);
   EXPECT_EQ(values, (std::vector<std::string>{"first-before", "second"}));
+}
+
+TEST_F(KafkaSetupTest, HeadersKeysAndValuesRoundTripByteForByte) {
+  auto log = open(config_);
+  ASSERT_TRUE(log);
+  const std::string topic = unique_name("axion-setup-bytes");
+  ASSERT_TRUE(log->ensure_topic({topic, 1}).ok());
+  auto producer = log->open_producer(unique_name("axion-setup-bytes-tx"));
+  ASSERT_TRUE(producer.ok()) << producer.status().to_string();
+  std::string all_bytes;
+  for (int b = 0; b < 256; ++b) all_bytes.push_back(static_cast<char>(b));
+  Record record{topic, all_bytes, all_bytes + all_bytes, {}, 0};
+  record.headers = {{"binary", all_bytes}, {"empty", ""},     {"dup", "1"},
+                    {"dup", "2"},          {"ключ", "значение"}, {"", "no name"}};
+  auto appended = (*producer)->append({record});
+  ASSERT_TRUE(appended.ok()) << appended.status().to_string();
+  auto read = log->read({topic, 0}, 0, 10, 5s);
+  ASSERT_TRUE(read.ok()) << read.status().to_string();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ(read->front().key, record.key);
+  EXPECT_EQ(read->front().value, record.value);
+  EXPECT_EQ(read->front().headers, record.headers) << "order, duplicates and bytes are kept";
+  EXPECT_GT(read->front().timestamp_ms, 0);
+
+  // librdkafka passes header names as C strings: a NUL in a name is refused, not truncated.
+  Record nul_name{topic, "k", "v", {{std::string("a\0b", 3), "v"}}, 0};
+  EXPECT_EQ((*producer)->append({nul_name}).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 #   kafka_setup_test             bad set-up against the real broker (KAFKA_BROKERS)
 #   partitioner_agreement_test   our partitioner vs librdkafka's murmur2_random, real broker
 axion_test(kafka_fault_test LABEL integration TIMEOUT 600
-           SOURCES kafka_fault_test.cc LIBS axion_infra_kafka PkgConfig::RDKAFKA)
+           SOURCES kafka_fault_test.cc LIBS axion_infra_kafka PkgConfig::RDKAFKA NO_TSAN)
 axion_test(kafka_setup_test LABEL integration
-           SOURCES kafka_setup_test.cc LIBS axion_infra_kafka PkgConfig::RDKAFKA)
+           SOURCES kafka_setup_test.cc LIBS axion_infra_kafka PkgConfig::RDKAFKA NO_TSAN)
 axion_test(partitioner_agreement_test LABEL integration
-           SOURCES partitioner_agreement_test.cc LIBS axion_infra_kafka PkgConfig::RDKAFKA)
+           SOURCES partitioner_agreement_test.cc LIBS axion_infra_kafka PkgConfig::RDKAFKA NO_TSAN)

@@ -59,7 +59,7 @@ class KafkaContext {
   // Cached after the first successful look-up. NOT_FOUND for an unknown topic.
   Result<std::int32_t> partition_count(const std::string& topic);
   Status ensure_topic(const events::TopicSpec& spec);
-  // Checks the name, existence (NOT_FOUND) and partition range (INVALID_ARGUMENT).
+  // Checks the name (INVALID_ARGUMENT), the topic and the partition exist (NOT_FOUND).
   Status check_partition(const events::TopicPartition& tp);
   Result<std::optional<std::int64_t>> committed_offset(const std::string& group,
                                                        const events::TopicPartition& tp);

@@ -28,7 +28,9 @@ class KafkaReader {
                                                  std::int64_t from_offset,
                                                  std::size_t max_records,
                                                  std::chrono::milliseconds wait);
-  // The last stable offset: what a read_committed consumer's ListOffsets(latest) answers.
+  // The offset after the last committed record: what a consumer that has read everything
+  // commits. Kafka's last stable offset can be larger (commit and abort markers, aborted
+  // records occupy offsets too), so the tail below it is read back to find that record.
   Result<std::int64_t> end_offset(const events::TopicPartition& tp);
 
  private:
@@ -36,6 +38,8 @@ class KafkaReader {
   Result<Handle> acquire();
   void release(Handle handle);
   static void dispose(Handle handle);
+  Result<std::int64_t> committed_end(RdKafka::KafkaConsumer& consumer,
+                                     const events::TopicPartition& tp);
   Result<std::vector<events::StoredRecord>> read_with(RdKafka::KafkaConsumer& consumer,
                                                       const events::TopicPartition& tp,
                                                       std::int64_t from_offset,

@@ -44,6 +44,12 @@ class [[nodiscard]] Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   bool retryable() const { return retryable_; }
+  // For INVALID_ARGUMENT: path of the offending field, e.g. "services[2].name"; may be empty.
+  const std::string& field() const { return field_; }
+  Status&& with_field(std::string field) && {
+    field_ = std::move(field);
+    return std::move(*this);
+  }
   // "INVALID_ARGUMENT: topic '' is invalid: ..." — for logs and test failure output.
   std::string to_string() const;
 
@@ -53,10 +59,15 @@ class [[nodiscard]] Status {
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   bool retryable_ = false;
+  std::string field_;
 };
 
 inline Status ok_status() { return Status(); }
 inline Status invalid_argument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+// INVALID_ARGUMENT naming the field: the message should say what is wrong and what is allowed.
+inline Status invalid_field(std::string field, std::string m) {
+  return Status(StatusCode::kInvalidArgument, std::move(m)).with_field(std::move(field));
+}
 inline Status not_found(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status already_exists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status failed_precondition(std::string m) {

@@ -125,8 +125,26 @@ class Producer {
   // Errors: INVALID_ARGUMENT (bad topic name, record over the size limit, partition out of
   // range), NOT_FOUND (unknown topic), ABORTED (stale consumer generation; retryable after a
   // re-poll), FAILED_PRECONDITION (fenced), UNAVAILABLE / DEADLINE_EXCEEDED (retryable).
+  Result<std::vector<LogPosition>> append(std::vector<Record> records,
+                                          const OffsetCommit* offsets = nullptr) {
+    return append(std::move(records), offsets, Trailer());
+  }
+
+  // Builds records appended after `records`, in the same atomic append, from the positions the
+  // records received (same order as `records`). Called exactly once per successful placement,
+  // on the log's own thread: it must be quick, pure and must not call back into the log. A
+  // placement may be undone and redone (Kafka re-runs a transaction aborted because of another
+  // append in it), so the trailer may be called again with the new positions; only the last
+  // call's records are ever visible. It is called even when `records` is empty.
+  using Trailer = std::function<std::vector<Record>(const std::vector<LogPosition>&)>;
+  // As above, plus the records `trailer` (if non-empty) builds: they are validated like
+  // `records` (an invalid one fails the whole append with its error and nothing lands; the
+  // record count limit applies to records and trailer together) and the result holds the
+  // positions of `records` followed by those of the trailer's records. A trailer that throws
+  // fails the append with INTERNAL.
   virtual Result<std::vector<LogPosition>> append(std::vector<Record> records,
-                                                  const OffsetCommit* offsets = nullptr) = 0;
+                                                  const OffsetCommit* offsets,
+                                                  const Trailer& trailer) = 0;
   virtual const std::string& transactional_id() const = 0;
 
  protected:

@@ -1,5 +1,6 @@
 #include "events/log_limits.h"
 
+#include <exception>
 #include <string>
 
 namespace axion::events {
@@ -75,6 +76,31 @@ Status validate_identifier(std::string_view what, std::string_view id) {
     }
   }
   return ok_status();
+}
+
+// Builds a trailer's records and validates them as an append's records are (the count limit
+// covers the records and the trailer together), so a bad trailer fails its append the same way.
+Result<std::vector<Record>> build_trailer(const Producer::Trailer& trailer,
+                                         const std::vector<LogPosition>& positions,
+                                         const LogLimits& limits) {
+  std::vector<Record> records;
+  try {
+    records = trailer(positions);
+  } catch (const std::exception& e) {  // it runs on the committer thread: never let it escape
+    return internal_error(std::string("the append's trailer failed: ") + e.what());
+  } catch (...) {
+    return internal_error("the append's trailer failed with an unknown exception");
+  }
+  if (positions.size() + records.size() > limits.max_records_per_append) {
+    return invalid_argument("append of " + std::to_string(positions.size()) + " records and " +
+                            std::to_string(records.size()) + " trailer records exceeds the " +
+                            "limit of " + std::to_string(limits.max_records_per_append) +
+                            " per append");
+  }
+  if (Status s = validate_append(records, limits); !s.ok()) {
+    return Status(s.code(), "trailer " + s.message(), s.retryable());
+  }
+  return records;
 }
 
 }  // namespace axion::events

@@ -28,4 +28,11 @@ Status validate_append(const std::vector<Record>& records, const LogLimits& limi
 // Group ids and transactional ids: 1..255 printable ASCII characters.
 Status validate_identifier(std::string_view what, std::string_view id);
 
+// Calls an append's trailer with the positions its records received and checks the trailer's
+// records like an append's (the count limit covers both), so every adapter fails a bad trailer
+// the same way. A throwing trailer is INTERNAL: it runs on the log's own thread.
+Result<std::vector<Record>> build_trailer(const Producer::Trailer& trailer,
+                                         const std::vector<LogPosition>& positions,
+                                         const LogLimits& limits);
+
 }  // namespace axion::events

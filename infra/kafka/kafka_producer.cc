@@ -99,7 +99,8 @@ bool KafkaProducer::stopping() {
 }
 
 Result<std::vector<events::LogPosition>> KafkaProducer::append(
-    std::vector<events::Record> records, const events::OffsetCommit* offsets) {
+    std::vector<events::Record> records, const events::OffsetCommit* offsets,
+    const Trailer& trailer) {
   {
     std::lock_guard lock(mu_);
     if (fatal_) return *fatal_;
@@ -108,8 +109,12 @@ Result<std::vector<events::LogPosition>> KafkaProducer::append(
   AXION_RETURN_IF_ERROR(events::validate_append(records, ctx_->config().limits));
   AppendRequest request;
   request.records = std::move(records);
+  request.own_records = request.records.size();
+  if (trailer) request.trailer = &trailer;
   AXION_RETURN_IF_ERROR(prepare(request, offsets));
-  if (request.records.empty() && !request.offsets) return std::vector<events::LogPosition>{};
+  if (request.records.empty() && !request.offsets && !request.trailer) {
+    return std::vector<events::LogPosition>{};
+  }
 
   std::unique_lock lock(mu_);
   if (fatal_) return *fatal_;
@@ -142,10 +147,11 @@ Status KafkaProducer::warm_up(const std::string& topic) {
   return ok_status();
 }
 
-Status KafkaProducer::prepare(AppendRequest& request, const events::OffsetCommit* offsets) {
-  request.partitions.reserve(request.records.size());
-  for (std::size_t i = 0; i < request.records.size(); ++i) {
-    const events::Record& record = request.records[i];
+Status KafkaProducer::resolve(const std::vector<events::Record>& records,
+                              std::vector<std::int32_t>& partitions) {
+  partitions.reserve(partitions.size() + records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const events::Record& record = records[i];
     for (const events::Header& header : record.headers) {
       // librdkafka passes header names as C strings: a NUL would silently cut the name.
       if (header.key.find('\0') != std::string::npos) {
@@ -163,11 +169,16 @@ Status KafkaProducer::prepare(AppendRequest& request, const events::OffsetCommit
                                 " is out of range: topic '" + record.topic + "' has " +
                                 std::to_string(*count) + " partitions");
       }
-      request.partitions.push_back(*record.partition);
+      partitions.push_back(*record.partition);
     } else {
-      request.partitions.push_back(events::partition_for_key(record.key, *count));
+      partitions.push_back(events::partition_for_key(record.key, *count));
     }
   }
+  return ok_status();
+}
+
+Status KafkaProducer::prepare(AppendRequest& request, const events::OffsetCommit* offsets) {
+  AXION_RETURN_IF_ERROR(resolve(request.records, request.partitions));
   if (offsets == nullptr) return ok_status();
   AXION_RETURN_IF_ERROR(events::validate_identifier("consumer group", offsets->group));
   for (const events::PartitionOffset& po : offsets->offsets) {
@@ -205,7 +216,8 @@ std::vector<AppendRequest*> KafkaProducer::take_batch() {
   const std::size_t cap = ctx_->config().limits.max_records_per_append;
   for (auto it = pending_.begin(); it != pending_.end();) {
     AppendRequest* request = *it;
-    if (!batch.empty() && records + request->records.size() > cap) break;
+    // own_records: a request run again still holds its last trailer, rebuilt when it runs.
+    if (!batch.empty() && records + request->own_records > cap) break;
     if (request->offsets) {
       auto [known, inserted] = members.emplace(request->offsets->group, request->offsets->member);
       if (!inserted && known->second != request->offsets->member) {
@@ -213,7 +225,7 @@ std::vector<AppendRequest*> KafkaProducer::take_batch() {
         continue;
       }
     }
-    records += request->records.size();
+    records += request->own_records;
     batch.push_back(request);
     it = pending_.erase(it);
   }

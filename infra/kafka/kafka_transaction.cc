@@ -1,10 +1,15 @@
 // One Kafka transaction for a batch of queued appends (KafkaProducer::run_transaction):
 // begin, produce every record to its resolved partition, send each group's merged offsets,
-// flush, check every delivery report, commit. Any failure before the commit aborts the whole
-// transaction, so nothing of a failed batch is ever visible to read_committed readers; a
-// commit whose outcome is not yet known is retried (it is resumable) rather than reported.
+// flush, check every delivery report, commit. Appends with a trailer add a step after the
+// produce: flush, so the delivery reports give the records' offsets, build each trailer from
+// them and produce its records, still inside the transaction. Any failure before the commit
+// aborts the whole transaction, so nothing of a failed batch is ever visible to read_committed
+// readers; a commit whose outcome is not yet known is retried (it is resumable) rather than
+// reported.
 #include <algorithm>
+#include <exception>
 
+#include "events/log_limits.h"
 #include "infra/kafka/impl/kafka_producer_impl.h"
 
 namespace axion::infra::kafka::impl {
@@ -15,6 +20,19 @@ struct Untrack {
   DeliveryReports& reports;
   ~Untrack() { reports.clear(); }
 };
+
+// The delivered positions of request.records[0, count).
+std::vector<events::LogPosition> positions_of(const AppendRequest& request,
+                                              const std::deque<Delivery>& deliveries,
+                                              std::size_t count) {
+  std::vector<events::LogPosition> positions;
+  positions.reserve(count);
+  for (std::size_t j = 0; j < count; ++j) {
+    positions.push_back({{request.records[j].topic, deliveries[j].partition},
+                         deliveries[j].offset});
+  }
+  return positions;
+}
 
 }  // namespace
 
@@ -106,6 +124,73 @@ Status KafkaProducer::produce(const events::Record& record, std::int32_t partiti
   }
 }
 
+Status KafkaProducer::produce_from(const AppendRequest& request, std::size_t first,
+                                   std::deque<Delivery>& deliveries) {
+  for (std::size_t j = first; j < request.records.size(); ++j) {
+    const std::uint64_t id = reports_.track(&deliveries.emplace_back());
+    AXION_RETURN_IF_ERROR(produce(request.records[j], request.partitions[j], id));
+  }
+  return ok_status();
+}
+
+std::vector<AppendRequest*> KafkaProducer::refuse(const std::vector<AppendRequest*>& batch,
+                                                  const std::vector<std::optional<Status>>& own) {
+  const Status aborted_status = abort_transaction();
+  if (auto fatal = fatal_status()) {
+    for (AppendRequest* request : batch) request->status = *fatal;
+    return {};
+  }
+  std::vector<AppendRequest*> again;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (own[i]) {
+      batch[i]->status = *own[i];
+    } else if (aborted_status.ok()) {
+      again.push_back(batch[i]);
+    } else {
+      batch[i]->status = aborted_status;
+    }
+  }
+  return again;
+}
+
+std::optional<std::vector<AppendRequest*>> KafkaProducer::add_trailers(
+    const std::vector<AppendRequest*>& batch, Deliveries& deliveries) {
+  // Offsets are known only from delivery reports: every record must be acknowledged first.
+  const rd_kafka_resp_err_t flushed = rd_kafka_flush(rk(), ctx_->timeout_ms());
+  std::vector<std::optional<Status>> own(batch.size());
+  if (auto cause = delivery_failures(batch, deliveries, flushed, own)) {
+    abort_batch(batch, own, *cause);
+    return std::vector<AppendRequest*>{};
+  }
+  bool refused = false;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    AppendRequest& request = *batch[i];
+    if (!request.trailer) continue;
+    auto trailer = events::build_trailer(*request.trailer,
+                                 positions_of(request, deliveries[i], request.records.size()),
+                                 ctx_->config().limits);
+    std::vector<std::int32_t> partitions;
+    Status s = trailer.ok() ? resolve(*trailer, partitions) : trailer.status();
+    if (!s.ok()) {
+      own[i] = std::move(s);  // a bad trailer is this append's own error, as a bad record is
+      refused = true;
+      continue;
+    }
+    std::move(trailer->begin(), trailer->end(), std::back_inserter(request.records));
+    request.partitions.insert(request.partitions.end(), partitions.begin(), partitions.end());
+  }
+  if (refused) return refuse(batch, own);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!batch[i]->trailer) continue;
+    if (Status s = produce_from(*batch[i], batch[i]->own_records, deliveries[i]); !s.ok()) {
+      own[i] = s;
+      abort_batch(batch, own, s);
+      return std::vector<AppendRequest*>{};
+    }
+  }
+  return std::nullopt;
+}
+
 Status KafkaProducer::send_offsets(const std::string& group,
                                    const std::map<events::TopicPartition, std::int64_t>& offsets,
                                    const rd_kafka_consumer_group_metadata_t* metadata,
@@ -127,7 +212,7 @@ Status KafkaProducer::send_offsets(const std::string& group,
 }
 
 std::optional<Status> KafkaProducer::delivery_failures(
-    const std::vector<AppendRequest*>& batch, const std::vector<std::vector<Delivery>>& deliveries,
+    const std::vector<AppendRequest*>& batch, const Deliveries& deliveries,
     std::optional<rd_kafka_resp_err_t> flushed, std::vector<std::optional<Status>>& own) const {
   std::vector<bool> own_purged(batch.size(), false);
   std::optional<Status> cause;
@@ -173,21 +258,26 @@ std::vector<AppendRequest*> KafkaProducer::run_transaction(
   }
   needs_abort_ = true;  // until committed or aborted
 
-  std::vector<std::vector<Delivery>> deliveries(batch.size());
+  Deliveries deliveries(batch.size());
   Untrack untrack{reports_};
   reports_.clear();
+  bool trailers = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    const AppendRequest& request = *batch[i];
-    deliveries[i].resize(request.records.size());
-    for (std::size_t j = 0; j < request.records.size(); ++j) {
-      const std::uint64_t id = reports_.track(&deliveries[i][j]);
-      if (Status s = produce(request.records[j], request.partitions[j], id); !s.ok()) {
-        std::vector<std::optional<Status>> own(batch.size());
-        own[i] = s;
-        abort_batch(batch, own, s);
-        return {};
-      }
+    AppendRequest& request = *batch[i];
+    // A run again rebuilds the trailer from the new positions.
+    request.records.erase(request.records.begin() + request.own_records, request.records.end());
+    request.partitions.erase(request.partitions.begin() + request.own_records,
+                             request.partitions.end());
+    trailers = trailers || request.trailer;
+    if (Status s = produce_from(request, 0, deliveries[i]); !s.ok()) {
+      std::vector<std::optional<Status>> own(batch.size());
+      own[i] = s;
+      abort_batch(batch, own, s);
+      return {};
     }
+  }
+  if (trailers) {
+    if (auto settled = add_trailers(batch, deliveries)) return std::move(*settled);
   }
 
   struct Merged {
@@ -225,19 +315,7 @@ std::vector<AppendRequest*> KafkaProducer::run_transaction(
       return {};
     }
     // Only this group's appends are refused; the others run again in the next transaction.
-    const Status aborted_status = abort_transaction();
-    if (auto fatal = fatal_status()) return fail_all(*fatal);
-    std::vector<AppendRequest*> again;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (own[i]) {
-        batch[i]->status = *own[i];
-      } else if (aborted_status.ok()) {
-        again.push_back(batch[i]);
-      } else {
-        batch[i]->status = aborted_status;
-      }
-    }
-    return again;
+    return refuse(batch, own);
   }
 
   const rd_kafka_resp_err_t flushed = rd_kafka_flush(rk(), ctx_->timeout_ms());
@@ -268,12 +346,9 @@ std::vector<AppendRequest*> KafkaProducer::run_transaction(
   needs_abort_ = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
     AppendRequest& request = *batch[i];
-    request.positions.clear();
-    for (std::size_t j = 0; j < request.records.size(); ++j) {
-      const Delivery& d = deliveries[i][j];
-      events::LogPosition position{{request.records[j].topic, d.partition}, d.offset};
+    request.positions = positions_of(request, deliveries[i], request.records.size());
+    for (const events::LogPosition& position : request.positions) {
       ctx_->note_acknowledged(position);
-      request.positions.push_back(std::move(position));
     }
     request.status = ok_status();
   }

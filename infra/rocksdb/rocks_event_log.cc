@@ -97,8 +97,10 @@ class RocksProducer final : public events::Producer {
   RocksProducer(std::shared_ptr<LogCore> core, std::string txid, std::uint64_t epoch)
       : core_(std::move(core)), txid_(std::move(txid)), epoch_(epoch) {}
 
+  using events::Producer::append;  // the overload without a trailer
   Result<std::vector<events::LogPosition>> append(std::vector<events::Record> records,
-                                                  const events::OffsetCommit* offsets) override {
+                                                  const events::OffsetCommit* offsets,
+                                                  const Trailer& trailer) override {
     std::optional<MemberRef> member;
     if (offsets && offsets->consumer) {
       const auto* consumer = dynamic_cast<const RocksConsumer*>(offsets->consumer);
@@ -111,7 +113,7 @@ class RocksProducer final : public events::Producer {
       }
       member = consumer->member_ref();
     }
-    return core_->append(txid_, epoch_, std::move(records), offsets, member);
+    return core_->append(txid_, epoch_, std::move(records), offsets, member, trailer);
   }
 
   const std::string& transactional_id() const override { return txid_; }

@@ -1,72 +1,17 @@
 // The EventLog contract, run against every adapter (embedded RocksDB and the real Kafka
 // broker): ordering, partitioning, atomic append-with-offsets, consumer-group resume after a
 // restart, fencing, rebalancing, concurrency, large batches and bad input.
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
 #include "events/partitioner.h"
-#include "tests/integration/log_backends.h"
+#include "tests/integration/event_log_contract.h"
 
 namespace axion::testing {
 namespace {
-
-using events::EventLog;
-using events::OffsetCommit;
-using events::Record;
-using events::TopicPartition;
-using std::chrono::milliseconds;
-
-class EventLogContract : public ::testing::TestWithParam<LogBackend> {
- protected:
-  void SetUp() override {
-    dir_ = scratch_dir("log-" + GetParam().name);
-    reopen();
-  }
-
-  // Destroys the current instance (as a process exit would) and opens the log again.
-  void reopen() {
-    log_.reset();
-    auto opened = GetParam().open(dir_);
-    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
-    log_ = std::move(opened).value();
-  }
-
-  std::string topic(int partitions) {
-    std::string name = unique_name("contract");
-    Status s = log_->ensure_topic({name, partitions});
-    EXPECT_TRUE(s.ok()) << s.to_string();
-    return name;
-  }
-
-  std::unique_ptr<events::Producer> producer(const std::string& txid) {
-    auto p = log_->open_producer(txid);
-    EXPECT_TRUE(p.ok()) << p.status().to_string();
-    return p.ok() ? std::move(p).value() : nullptr;
-  }
-
-  static std::vector<Record> records(const std::string& topic, const std::string& key, int n,
-                                     int first = 0) {
-    std::vector<Record> out;
-    for (int i = first; i < first + n; ++i) {
-      out.push_back({topic, key, "value-" + std::to_string(i), {{"seq", std::to_string(i)}}, {}});
-    }
-    return out;
-  }
-
-  std::int64_t end(const TopicPartition& tp) {
-    auto e = log_->end_offset(tp);
-    EXPECT_TRUE(e.ok()) << e.status().to_string();
-    return e.ok() ? *e : -1;
-  }
-
-  std::string dir_;
-  std::unique_ptr<EventLog> log_;
-};
 
 TEST_P(EventLogContract, KeepsOrderWithinAPartitionAndHeadersIntact) {
   const std::string t = topic(3);
@@ -348,3 +293,4 @@ INSTANTIATE_TEST_SUITE_P(AllBackends, EventLogContract, ::testing::ValuesIn(all_
 
 }  // namespace
 }  // namespace axion::testing
+

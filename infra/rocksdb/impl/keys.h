@@ -7,7 +7,10 @@
 //   'P' transactional id                        -> be64(producer epoch)
 #pragma once
 
+#include <rocksdb/slice.h>
+
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -23,6 +26,10 @@ inline std::uint64_t get_be(std::string_view in, std::size_t pos, int bytes) {
   std::uint64_t v = 0;
   for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(in[pos + i]);
   return v;
+}
+
+inline bool has_prefix(const ::rocksdb::Slice& key, const std::string& prefix) {
+  return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
 }
 
 inline std::string topic_key(std::string_view topic) { return "T" + std::string(topic); }

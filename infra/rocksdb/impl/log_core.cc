@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <exception>
 
 #include "axion/v1/log.pb.h"
 #include "events/partitioner.h"
@@ -21,10 +22,6 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-bool has_prefix(const ::rocksdb::Slice& key, const std::string& prefix) {
-  return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
 }
 
 // The prefix of a record key up to its partition ('R' topic '\0' be32): offsets arrive in order
@@ -96,7 +93,7 @@ LogCore::~LogCore() {
 // Recovers topics, partition ends and producer epochs from the database.
 Status LogCore::load() {
   std::unique_ptr<::rocksdb::Iterator> it(db_->NewIterator(::rocksdb::ReadOptions()));
-  for (it->Seek("T"); it->Valid() && has_prefix(it->key(), "T"); it->Next()) {
+  for (it->Seek("T"); it->Valid() && keys::has_prefix(it->key(), "T"); it->Next()) {
     axion::v1::TopicMeta meta;
     if (!meta.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return data_loss("topic metadata of '" + it->key().ToString().substr(1) + "' is corrupt");
@@ -108,13 +105,13 @@ Status LogCore::load() {
       const std::string prefix = keys::partition_prefix(tp);
       std::unique_ptr<::rocksdb::Iterator> last(db_->NewIterator(::rocksdb::ReadOptions()));
       last->SeekForPrev(prefix + std::string(8, '\xff'));
-      ends_[tp] = (last->Valid() && has_prefix(last->key(), prefix))
+      ends_[tp] = (last->Valid() && keys::has_prefix(last->key(), prefix))
                       ? keys::offset_of_record_key(last->key().ToStringView()) + 1
                       : 0;
       AXION_RETURN_IF_ERROR(from_rocks(last->status(), "recovering " + tp.to_string()));
     }
   }
-  for (it->Seek("O"); it->Valid() && has_prefix(it->key(), "O"); it->Next()) {
+  for (it->Seek("O"); it->Valid() && keys::has_prefix(it->key(), "O"); it->Next()) {
     const std::string key = it->key().ToString();
     const auto first_nul = key.find('\0');
     const auto second_nul = key.find('\0', first_nul + 1);
@@ -128,7 +125,7 @@ Status LogCore::load() {
         static_cast<std::int64_t>(keys::get_be(it->value().ToStringView(), 0, 8));
   }
   staged_ends_ = ends_;
-  for (it->Seek("P"); it->Valid() && has_prefix(it->key(), "P"); it->Next()) {
+  for (it->Seek("P"); it->Valid() && keys::has_prefix(it->key(), "P"); it->Next()) {
     epochs_[it->key().ToString().substr(1)] = keys::get_be(it->value().ToStringView(), 0, 8);
   }
   return from_rocks(it->status(), "recovering the event log");
@@ -181,7 +178,8 @@ Result<std::vector<events::LogPosition>> LogCore::append(const std::string& txid
                                                          std::uint64_t epoch,
                                                          std::vector<events::Record> records,
                                                          const events::OffsetCommit* offsets,
-                                                         std::optional<MemberRef> member) {
+                                                         std::optional<MemberRef> member,
+                                                         const events::Producer::Trailer& trailer) {
   AXION_RETURN_IF_ERROR(events::validate_append(records, limits_));
   if (offsets) AXION_RETURN_IF_ERROR(events::validate_identifier("consumer group", offsets->group));
   if (offsets) {
@@ -199,6 +197,7 @@ Result<std::vector<events::LogPosition>> LogCore::append(const std::string& txid
   pending.records = std::move(records);
   pending.offsets = offsets;
   pending.member = member;
+  if (trailer) pending.trailer = &trailer;
   pending.done = &done;
   {
     std::lock_guard lock(queue_mu_);
@@ -337,12 +336,36 @@ Result<std::vector<events::LogPosition>> LogCore::stage(PendingAppend& p,
                      "again and retry");
     }
   }
-  auto& ends = written.new_ends;
   std::vector<events::LogPosition> positions;
   positions.reserve(p.records.size());
+  AXION_RETURN_IF_ERROR(place(p.records, wb, written, ts, positions));
+  if (p.trailer) {
+    // Offsets come from the staged ends, so the records' positions are final here; a refusal
+    // later in this function rolls the trailer back together with the records.
+    auto trailer = events::build_trailer(*p.trailer, positions, limits_);
+    if (!trailer.ok()) return trailer.status();
+    AXION_RETURN_IF_ERROR(place(*trailer, wb, written, ts, positions));
+  }
+  if (p.offsets) {
+    for (const auto& po : p.offsets->offsets) {
+      if (!topics_.contains(po.tp.topic)) {
+        return not_found("cannot commit an offset for unknown topic '" + po.tp.topic + "'");
+      }
+      wb.Put(keys::group_offset_key(p.offsets->group, po.tp),
+             keys::encode_u64(static_cast<std::uint64_t>(po.next_offset)));
+      written.new_committed[{p.offsets->group, po.tp}] = po.next_offset;
+    }
+  }
+  return positions;
+}
+
+Status LogCore::place(const std::vector<events::Record>& records, ::rocksdb::WriteBatch& wb,
+                      WrittenBatch& written, std::int64_t ts,
+                      std::vector<events::LogPosition>& positions) {
+  auto& ends = written.new_ends;
   axion::v1::StoredLogRecord stored;
   std::string value;
-  for (const events::Record& r : p.records) {
+  for (const events::Record& r : records) {
     auto t = topics_.find(r.topic);
     if (t == topics_.end()) return not_found("topic '" + r.topic + "' does not exist");
     const std::int32_t partition =
@@ -368,80 +391,7 @@ Result<std::vector<events::LogPosition>> LogCore::stage(PendingAppend& p,
     wb.Put(keys::record_key(tp, offset), value);
     positions.push_back({tp, offset});
   }
-  if (p.offsets) {
-    for (const auto& po : p.offsets->offsets) {
-      if (!topics_.contains(po.tp.topic)) {
-        return not_found("cannot commit an offset for unknown topic '" + po.tp.topic + "'");
-      }
-      wb.Put(keys::group_offset_key(p.offsets->group, po.tp),
-             keys::encode_u64(static_cast<std::uint64_t>(po.next_offset)));
-      written.new_committed[{p.offsets->group, po.tp}] = po.next_offset;
-    }
-  }
-  return positions;
-}
-
-Result<std::vector<events::StoredRecord>> LogCore::read(const events::TopicPartition& tp,
-                                                        std::int64_t from, std::size_t max,
-                                                        std::chrono::milliseconds wait) {
-  if (from < 0) return invalid_argument("offset " + std::to_string(from) + " is negative");
-  std::int64_t end = 0;
-  {
-    std::unique_lock lock(mu_);
-    auto it = ends_.find(tp);
-    if (it == ends_.end()) return not_found("partition " + tp.to_string() + " does not exist");
-    data_cv_.wait_for(lock, wait, [&] { return ends_[tp] > from; });
-    end = ends_[tp];
-  }
-  Status error;
-  auto records = read_locked_range(tp, from, end, max, &error);
-  if (!error.ok()) return error;
-  return records;
-}
-
-// Reads [from, end) of one partition, at most `max` records. `end` must be a committed end.
-std::vector<events::StoredRecord> LogCore::read_locked_range(const events::TopicPartition& tp,
-                                                             std::int64_t from, std::int64_t end,
-                                                             std::size_t max, Status* error) {
-  std::vector<events::StoredRecord> out;
-  if (from >= end || max == 0) return out;
-  const std::string prefix = keys::partition_prefix(tp);
-  std::unique_ptr<::rocksdb::Iterator> it(db_->NewIterator(::rocksdb::ReadOptions()));
-  axion::v1::StoredLogRecord stored;
-  for (it->Seek(keys::record_key(tp, from)); it->Valid() && has_prefix(it->key(), prefix);
-       it->Next()) {
-    const std::int64_t offset = keys::offset_of_record_key(it->key().ToStringView());
-    if (offset >= end || out.size() >= max) break;
-    if (!stored.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-      *error = data_loss("record " + tp.to_string() + "@" + std::to_string(offset) + " is corrupt");
-      return {};
-    }
-    events::StoredRecord r;
-    r.tp = tp;
-    r.offset = offset;
-    r.timestamp_ms = stored.timestamp_ms();
-    r.key = stored.key();
-    r.value = stored.value();
-    for (const auto& h : stored.headers()) r.headers.push_back({h.key(), h.value()});
-    out.push_back(std::move(r));
-  }
-  if (!it->status().ok()) *error = from_rocks(it->status(), "reading " + tp.to_string());
-  return out;
-}
-
-Result<std::int64_t> LogCore::end_offset(const events::TopicPartition& tp) {
-  std::lock_guard lock(mu_);
-  auto it = ends_.find(tp);
-  if (it == ends_.end()) return not_found("partition " + tp.to_string() + " does not exist");
-  return it->second;
-}
-
-Result<std::optional<std::int64_t>> LogCore::committed_offset(const std::string& group,
-                                                              const events::TopicPartition& tp) {
-  std::lock_guard lock(mu_);
-  auto it = committed_.find({group, tp});
-  if (it == committed_.end()) return std::optional<std::int64_t>();
-  return std::optional<std::int64_t>(it->second);
+  return ok_status();
 }
 
 }  // namespace axion::infra::rocksdb

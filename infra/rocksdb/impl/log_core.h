@@ -54,11 +54,13 @@ class LogCore {
 
   // Bumps the producer epoch of `txid` (durably) and returns it: older epochs are fenced.
   Result<std::uint64_t> register_producer(const std::string& txid);
-  // Enqueues an append for the committer and waits for its outcome.
+  // Enqueues an append for the committer and waits for its outcome. `trailer` (may be empty)
+  // runs on the committer thread, with mu_ held, once the records are placed.
   Result<std::vector<events::LogPosition>> append(const std::string& txid, std::uint64_t epoch,
                                                   std::vector<events::Record> records,
                                                   const events::OffsetCommit* offsets,
-                                                  std::optional<MemberRef> member);
+                                                  std::optional<MemberRef> member,
+                                                  const events::Producer::Trailer& trailer);
 
   Result<std::vector<events::StoredRecord>> read(const events::TopicPartition& tp,
                                                  std::int64_t from, std::size_t max,
@@ -90,6 +92,7 @@ class LogCore {
     std::vector<events::Record> records;
     const events::OffsetCommit* offsets = nullptr;
     std::optional<MemberRef> member;  // the consumer the offsets come from
+    const events::Producer::Trailer* trailer = nullptr;  // the caller's, which outlives us
     std::optional<Result<std::vector<events::LogPosition>>> outcome;
     std::binary_semaphore* done = nullptr;
     void complete(Result<std::vector<events::LogPosition>> result) {
@@ -119,6 +122,10 @@ class LogCore {
   // Checks one append against current state and adds it to the batch; REQUIRES mu_ held.
   Result<std::vector<events::LogPosition>> stage(PendingAppend& p, ::rocksdb::WriteBatch& wb,
                                                  WrittenBatch& written, std::int64_t now_ms);
+  // Puts `records` at the staged ends into `wb`, adding their positions; REQUIRES mu_ held.
+  Status place(const std::vector<events::Record>& records, ::rocksdb::WriteBatch& wb,
+               WrittenBatch& written, std::int64_t now_ms,
+               std::vector<events::LogPosition>& positions);
   void fail_log(const Status& cause);  // REQUIRES mu_ held
   std::vector<events::StoredRecord> read_locked_range(const events::TopicPartition& tp,
                                                       std::int64_t from, std::int64_t end,

@@ -1,0 +1,200 @@
+// Agent commands of the Cluster aggregate: TestServerConnection, InstallAgent and
+// UninstallAgent (accepted here, executed over SSH by the processor — issue 8), and the agent
+// reports AgentRegistered / AgentStatusChanged sent by the agent gateway.
+#include "commands/cluster_aggregate.h"
+#include "commands/cluster_internal.h"
+#include "commands/validators.h"
+
+namespace axion::commands {
+
+namespace v1 = axion::v1;
+using namespace cluster_detail;
+
+namespace {
+
+Status permission_denied(std::string m) {
+  return {StatusCode::kPermissionDenied, std::move(m)};
+}
+
+// Agent reports come from the agent gateway ("system") or from an agent about itself
+// ("agent:<id>"); a user may not claim that an agent registered or went offline.
+Status check_reporter(const CommandContext& ctx) {
+  if (ctx.actor == "system" || ctx.actor.rfind("agent:", 0) == 0) return ok_status();
+  return permission_denied("agent reports are recorded for the agent gateway only, not for " +
+                           in_quotes(ctx.actor));
+}
+
+Status check_reporter_is(const CommandContext& ctx, std::string_view agent_id) {
+  if (ctx.actor == "system" || ctx.actor == "agent:" + std::string(agent_id)) return ok_status();
+  return permission_denied(in_quotes(ctx.actor) +
+                           " may only report about itself, not about agent " + in_quotes(agent_id));
+}
+
+Status validate_host_facts(const v1::HostFacts& h) {
+  AXION_RETURN_IF_ERROR(validate_text("host.hostname", h.hostname(), 253));
+  AXION_RETURN_IF_ERROR(validate_text("host.os", h.os(), 128));
+  AXION_RETURN_IF_ERROR(validate_text("host.arch", h.arch(), 32));
+  return validate_text("host.kernel", h.kernel(), 128);
+}
+
+}  // namespace
+
+// Accepted without an event: infrastructure.proto has no "connection test requested" event,
+// and the test is a request/response the caller waits for. The processor runs it over SSH and
+// records ServerConnectionTested (and HostKeyPinned when pin_host_key is set and none is).
+Result<Decision> decide(const ClusterState& state, const v1::TestServerConnection& cmd,
+                        const CommandContext&) {
+  auto found = require_server(state, cmd.server_id());
+  if (!found.ok()) return found.status();
+  return Decision{};
+}
+
+Result<Decision> decide(const ClusterState& state, const v1::InstallAgent& cmd,
+                        const CommandContext& ctx) {
+  auto found = require_server(state, cmd.server_id());
+  if (!found.ok()) return found.status();
+  const ServerState& s = **found;
+  if (!cmd.agent_version().empty()) {
+    AXION_RETURN_IF_ERROR(validate_version("agent_version", cmd.agent_version()));
+  }
+  if (s.install.running) {
+    return failed_precondition("agent installation " + s.install.install_id +
+                               " is already running on server " + describe(s) +
+                               "; wait for it to finish");
+  }
+  // Installing what already runs is a no-op (issue 8: "a second install of the same server is a
+  // no-op"); the caller gets the id of the install that put it there. An empty version means
+  // "the control plane's own", which only the saga can resolve, so it counts as the same.
+  if (s.agent_status == v1::AGENT_STATUS_ONLINE &&
+      (cmd.agent_version().empty() || cmd.agent_version() == s.agent_version)) {
+    Decision none;
+    none.ids["install_id"] = s.install.install_id;
+    return none;
+  }
+  auto install_id = new_id("install_id", cmd.install_id(), "inst", ctx);
+  if (!install_id.ok()) return install_id.status();
+  if (*install_id == s.install.install_id) {
+    return already_exists("agent installation " + *install_id + " already ran on server " +
+                          s.server_id + "; a new attempt needs a new install_id");
+  }
+  v1::AgentInstallRequested ev;
+  ev.set_server_id(s.server_id);
+  ev.set_cluster_id(state.cluster_id);
+  ev.set_install_id(*install_id);
+  ev.set_agent_version(cmd.agent_version());
+  ev.set_requested_by(ctx.actor);
+  return emit(ev, {{"install_id", *install_id}});
+}
+
+// Accepted without an event, like TestServerConnection: the proto has no "uninstall requested"
+// event, only AgentUninstalled, which the SSH executor records once the agent is gone. (If the
+// uninstall must resume after a crash, issue 8 should add AgentUninstallRequested.)
+Result<Decision> decide(const ClusterState& state, const v1::UninstallAgent& cmd,
+                        const CommandContext&) {
+  auto found = require_server(state, cmd.server_id());
+  if (!found.ok()) return found.status();
+  const ServerState& s = **found;
+  AXION_RETURN_IF_ERROR(validate_text("reason", cmd.reason(), kMaxText));
+  if (s.install.running) {
+    return failed_precondition("agent installation " + s.install.install_id +
+                               " is running on server " + describe(s) +
+                               "; uninstall once it has finished");
+  }
+  switch (s.agent_status) {
+    case v1::AGENT_STATUS_ONLINE:
+    case v1::AGENT_STATUS_OFFLINE:
+    case v1::AGENT_STATUS_FAILED:  // a failed install may have left files and a unit behind
+      return Decision{};
+    default:
+      return failed_precondition("no agent is installed on server " + describe(s) +
+                                 " (agent status " + v1::AgentStatus_Name(s.agent_status) + ")");
+  }
+}
+
+Result<Decision> decide(const ClusterState& state, const v1::AgentRegistered& report,
+                        const CommandContext& ctx) {
+  AXION_RETURN_IF_ERROR(check_reporter(ctx));
+  AXION_RETURN_IF_ERROR(validate_id("agent_id", report.agent_id()));
+  AXION_RETURN_IF_ERROR(check_reporter_is(ctx, report.agent_id()));
+  if (!report.cluster_id().empty()) {
+    AXION_RETURN_IF_ERROR(require_cluster(state, report.cluster_id()));
+  }
+  auto found = require_server(state, report.server_id());
+  if (!found.ok()) return found.status();
+  const ServerState& s = **found;
+  if (!report.version().empty()) {
+    AXION_RETURN_IF_ERROR(validate_version("version", report.version()));
+  }
+  if (report.runtimes_size() > 16) {
+    return invalid_field("runtimes", "at most 16 runtimes, got " +
+                                         std::to_string(report.runtimes_size()));
+  }
+  for (int i = 0; i < report.runtimes_size(); ++i) {
+    AXION_RETURN_IF_ERROR(validate_dns_label("runtimes[" + std::to_string(i) + "]", "runtime",
+                                             report.runtimes(i)));
+  }
+  AXION_RETURN_IF_ERROR(validate_host_facts(report.host()));
+  // Two agents claiming one server (a cloned VM, a stale token) must not silently swap places.
+  if (s.agent_status == v1::AGENT_STATUS_ONLINE && !s.agent_id.empty() &&
+      s.agent_id != report.agent_id()) {
+    return failed_precondition("server " + describe(s) + " already has agent " + s.agent_id +
+                               " online; agent " + report.agent_id() +
+                               " can register once it is offline or uninstalled");
+  }
+  const std::vector<std::string> runtimes(report.runtimes().begin(), report.runtimes().end());
+  // Capacity is all the state keeps of the host facts (and only when cpus are reported).
+  const bool same_host = report.host().cpus() == 0 ||
+                         (report.host().cpus() * 1000u == s.capacity.cpu_millis &&
+                          report.host().memory_mb() == s.capacity.memory_mb &&
+                          report.host().disk_mb() == s.capacity.disk_mb);
+  if (s.agent_status == v1::AGENT_STATUS_ONLINE && s.agent_id == report.agent_id() &&
+      s.agent_version == report.version() && s.agent_runtimes == runtimes && same_host) {
+    return Decision{};  // a repeated registration changes nothing
+  }
+  v1::AgentRegistered ev = report;
+  ev.set_cluster_id(state.cluster_id);
+  ev.DiscardUnknownFields();  // record only what was checked
+  return emit(ev);
+}
+
+Result<Decision> decide(const ClusterState& state, const v1::AgentStatusChanged& report,
+                        const CommandContext& ctx) {
+  AXION_RETURN_IF_ERROR(check_reporter(ctx));
+  if (!report.cluster_id().empty()) {
+    AXION_RETURN_IF_ERROR(require_cluster(state, report.cluster_id()));
+  }
+  auto found = require_server(state, report.server_id());
+  if (!found.ok()) return found.status();
+  const ServerState& s = **found;
+  if (report.to_status() != v1::AGENT_STATUS_ONLINE &&
+      report.to_status() != v1::AGENT_STATUS_OFFLINE) {
+    // INSTALLING, FAILED and UNINSTALLED follow from the install saga's own events.
+    return invalid_field("to_status", "agent status reports move an agent to "
+                                      "AGENT_STATUS_ONLINE or AGENT_STATUS_OFFLINE only");
+  }
+  AXION_RETURN_IF_ERROR(validate_text("reason", report.reason(), kMaxText, /*required=*/true));
+  if (s.agent_id.empty()) {
+    return failed_precondition("no agent is registered on server " + describe(s));
+  }
+  if (!report.agent_id().empty() && report.agent_id() != s.agent_id) {
+    return failed_precondition("agent " + in_quotes(report.agent_id()) +
+                               " is not the agent registered on server " + describe(s) + " (" +
+                               s.agent_id + ")");
+  }
+  AXION_RETURN_IF_ERROR(check_reporter_is(ctx, s.agent_id));
+  if (s.agent_status == v1::AGENT_STATUS_UNINSTALLED) {
+    return failed_precondition("the agent on server " + describe(s) +
+                               " was uninstalled; it must register again");
+  }
+  if (s.agent_status == report.to_status()) return Decision{};  // not a transition
+  v1::AgentStatusChanged ev;
+  ev.set_server_id(s.server_id);
+  ev.set_cluster_id(state.cluster_id);
+  ev.set_agent_id(s.agent_id);
+  ev.set_from_status(s.agent_status);
+  ev.set_to_status(report.to_status());
+  ev.set_reason(report.reason());
+  return emit(ev);
+}
+
+}  // namespace axion::commands

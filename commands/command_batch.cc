@@ -1,0 +1,236 @@
+// CommandProcessor::process: decides one polled batch of commands and appends its events, its
+// results (a trailer carrying the events' positions) and its offsets in one atomic append.
+#include <set>
+
+#include "commands/command_processor.h"
+#include "events/envelope.h"
+#include "events/log_limits.h"
+
+namespace axion::commands {
+
+namespace {
+
+std::string type_name(const google::protobuf::Any& any) {
+  const std::string& url = any.type_url();
+  const auto slash = url.rfind('/');
+  return slash == std::string::npos ? url : url.substr(slash + 1);
+}
+
+void set_status(axion::v1::CommandResult& result, const Status& status) {
+  result.set_status_code(static_cast<int>(status.code()));
+  result.set_message(status.message());
+  result.set_field(status.field());
+  result.set_retryable(status.retryable());
+}
+
+// One command of the batch, and where its events sit in the batch's records.
+struct Answer {
+  std::int32_t partition = 0;
+  std::string reply_to;
+  axion::v1::CommandResult result;
+  std::size_t first_event = 0;
+  std::size_t event_count = 0;
+  bool remember = false;  // a new answer under an idempotency key
+};
+
+}  // namespace
+
+Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
+  std::vector<events::Record> records;
+  std::vector<Answer> answers;
+  std::map<events::TopicPartition, std::pair<std::int64_t, std::int64_t>> consumed;  // first, next
+  std::map<std::tuple<std::int32_t, std::string, std::string>, std::size_t> keys_in_batch;
+  std::set<std::int32_t> touched;
+  ProcessorStats counted;
+
+  for (const auto& r : batch) {
+    auto [it, fresh] = consumed.try_emplace(r.tp, r.offset, r.offset + 1);
+    if (!fresh) it->second.second = r.offset + 1;
+    axion::v1::CommandEnvelope cmd;
+    if (!cmd.ParseFromString(r.value)) {
+      ++counted.malformed;  // nobody to answer: skip it (its offset is still consumed)
+      continue;
+    }
+    const std::int32_t p = r.tp.partition;
+    PartitionState& ps = partitions_[p];
+    Answer answer;
+    answer.partition = p;
+    answer.reply_to = cmd.reply_to();
+    answer.result.set_command_id(cmd.command_id());
+    answer.result.set_idempotency_key(cmd.idempotency_key());
+    answer.result.set_aggregate_id(cmd.aggregate_id());
+    answer.result.set_correlation_id(cmd.correlation_id().empty() ? cmd.command_id()
+                                                                  : cmd.correlation_id());
+    ++counted.commands;
+
+    // A retry under a known idempotency key gets the first answer again and appends nothing.
+    if (!cmd.idempotency_key().empty()) {
+      const auto key = std::make_tuple(p, cmd.aggregate_id(), cmd.idempotency_key());
+      auto answer_as_first = [&](const axion::v1::CommandResult& first) {
+        answer.result = first;
+        answer.result.set_first_command_id(first.first_command_id().empty()
+                                               ? first.command_id()
+                                               : first.first_command_id());
+        answer.result.set_command_id(cmd.command_id());  // routes the answer to this caller
+        ++counted.duplicates;
+      };
+      if (auto in_batch = keys_in_batch.find(key); in_batch != keys_in_batch.end()) {
+        answer_as_first(answers[in_batch->second].result);
+        answer.first_event = answers[in_batch->second].first_event;
+        answer.event_count = answers[in_batch->second].event_count;
+        answers.push_back(std::move(answer));
+        continue;
+      }
+      if (auto known = ps.results.find({cmd.aggregate_id(), cmd.idempotency_key()});
+          known != ps.results.end()) {
+        answer_as_first(known->second);
+        answers.push_back(std::move(answer));
+        continue;
+      }
+      answer.remember = true;
+      keys_in_batch[key] = answers.size();
+    }
+
+    const std::int64_t now = options_.clock();
+    const AggregateKind* kind = kind_for(cmd.type());
+    Status refusal;
+    if (cmd.has_deadline() &&
+        cmd.deadline().seconds() * 1000 + cmd.deadline().nanos() / 1000000 < now) {
+      refusal = deadline_exceeded("the command expired before it could be processed");
+    } else if (cmd.aggregate_id().empty()) {
+      refusal = invalid_field("aggregate_id", "the command names no aggregate");
+    } else if (type_name(cmd.payload()) != cmd.type()) {
+      refusal = invalid_field("payload", "the payload is a '" + type_name(cmd.payload()) +
+                                             "', not the declared '" + cmd.type() + "'");
+    } else if (!kind) {
+      refusal = Status(StatusCode::kUnimplemented, "unknown command type '" + cmd.type() + "'");
+    }
+    if (!refusal.ok()) {
+      set_status(answer.result, refusal);
+      answers.push_back(std::move(answer));
+      continue;
+    }
+
+    Aggregate& agg = ps.aggregates[cmd.aggregate_id()];
+    if (!agg.state) {
+      agg.kind = kind;
+      agg.state = kind->empty_state();
+    }
+    if (agg.kind != kind) {
+      refusal = failed_precondition("'" + cmd.aggregate_id() + "' is a " +
+                                    std::string(agg.kind->name()) + ", not a " +
+                                    std::string(kind->name()));
+    } else if (cmd.expected_version() != 0 && cmd.expected_version() != agg.version) {
+      refusal = aborted("expected version " + std::to_string(cmd.expected_version()) + " of '" +
+                            cmd.aggregate_id() + "' but it is at version " +
+                            std::to_string(agg.version) + ": reload it and retry",
+                        false);
+    }
+    Result<Decision> decision =
+        refusal.ok() ? agg.state->decide(cmd.payload(), {cmd.command_id(), cmd.actor(), now,
+                                                         options_.limits})
+                     : Result<Decision>(refusal);
+    if (!decision.ok()) {
+      set_status(answer.result, decision.status());
+      if (agg.version == 0) ps.aggregates.erase(cmd.aggregate_id());  // never existed
+      answers.push_back(std::move(answer));
+      continue;
+    }
+    // Build every event first: an event the log could not take refuses the command alone.
+    std::vector<events::Record> built;
+    for (std::size_t i = 0; i < decision->events.size(); ++i) {
+      const google::protobuf::Any& payload = decision->events[i];
+      axion::v1::EventEnvelope envelope;
+      envelope.set_event_id(derive_id("evt", cmd.command_id(), std::to_string(i)));
+      envelope.set_type(type_name(payload));
+      envelope.set_aggregate_id(cmd.aggregate_id());
+      envelope.set_aggregate_type(std::string(kind->name()));
+      envelope.set_sequence(agg.version + i + 1);
+      envelope.mutable_occurred_at()->set_seconds(now / 1000);
+      envelope.mutable_occurred_at()->set_nanos(static_cast<int>(now % 1000) * 1000000);
+      envelope.set_actor(cmd.actor());
+      envelope.set_correlation_id(answer.result.correlation_id());
+      envelope.set_causation_id(cmd.command_id());
+      envelope.set_schema_version(1);
+      *envelope.mutable_payload() = payload;
+      envelope.set_partition_key(cmd.partition_key());
+      events::Record record = events::to_record(std::string(kind->events_topic()), envelope);
+      record.partition = p;  // aligned with the command's partition
+      if (events::record_size(record) > options_.max_event_bytes) {
+        refusal = resource_exhausted("the command would record a " +
+                                     std::to_string(events::record_size(record)) +
+                                     "-byte event; the limit is " +
+                                     std::to_string(options_.max_event_bytes) + " bytes");
+        break;
+      }
+      built.push_back(std::move(record));
+    }
+    if (!refusal.ok()) {
+      set_status(answer.result, refusal);
+      if (agg.version == 0) ps.aggregates.erase(cmd.aggregate_id());
+      answers.push_back(std::move(answer));
+      continue;
+    }
+    touched.insert(p);
+    answer.first_event = records.size();
+    for (std::size_t i = 0; i < built.size(); ++i) {
+      agg.state->evolve(decision->events[i]);
+      records.push_back(std::move(built[i]));
+    }
+    agg.version += built.size();
+    answer.event_count = decision->events.size();
+    answer.result.set_aggregate_version(agg.version);
+    for (const auto& [name, id] : decision->ids) (*answer.result.mutable_created_ids())[name] = id;
+    ++counted.accepted;
+    answers.push_back(std::move(answer));
+  }
+
+  // Results name their events' positions; they are built once the events are placed.
+  std::vector<axion::v1::CommandResult> final_results(answers.size());
+  auto trailer = [&](const std::vector<events::LogPosition>& positions) {
+    std::vector<events::Record> out;
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+      axion::v1::CommandResult result = answers[i].result;
+      if (answers[i].event_count > 0 && result.positions_size() == 0) {
+        for (std::size_t e = 0; e < answers[i].event_count; ++e) {
+          const auto& pos = positions[answers[i].first_event + e];
+          auto* lp = result.add_positions();
+          lp->set_topic(pos.tp.topic);
+          lp->set_partition(pos.tp.partition);
+          lp->set_offset(pos.offset);
+        }
+      }
+      final_results[i] = result;
+      out.push_back({options_.results_topic, answers[i].reply_to, result.SerializeAsString(), {},
+                     answers[i].partition});
+    }
+    return out;
+  };
+  events::OffsetCommit offsets{options_.group, {}, consumer_.get()};
+  for (const auto& [tp, range] : consumed) offsets.offsets.push_back({tp, range.second});
+  auto appended = producer_->append(std::move(records), &offsets, trailer);
+
+  if (!appended.ok()) {
+    // Undo what this batch decided: refold the touched partitions, re-read the batch.
+    for (std::int32_t p : touched) {
+      if (Status s = rebuild(p); !s.ok()) return s;
+    }
+    for (const auto& [tp, range] : consumed) (void)consumer_->seek(tp, range.first);
+    std::lock_guard lock(status_mu_);
+    ++stats_.failed_appends;
+    return appended.status();
+  }
+  for (std::size_t i = 0; i < answers.size(); ++i) {
+    if (!answers[i].remember) continue;
+    const auto& r = final_results[i];
+    partitions_[answers[i].partition].results[{r.aggregate_id(), r.idempotency_key()}] = r;
+  }
+  std::lock_guard lock(status_mu_);
+  stats_.commands += counted.commands;
+  stats_.accepted += counted.accepted;
+  stats_.duplicates += counted.duplicates;
+  stats_.malformed += counted.malformed;
+  return ok_status();
+}
+
+}  // namespace axion::commands

@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
+#include <string_view>
 
 namespace axion::server {
 
@@ -26,6 +28,55 @@ Result<long long> env_int(const char* name, long long fallback, long long min, l
   return n;
 }
 
+bool actor_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '_' || c == ':' || c == '@' || c == '-';
+}
+
+// "actor1=token1,actor2=token2". Messages name the variable and the entry's position and actor,
+// never the token.
+Result<std::vector<infra::gateway::ApiToken>> parse_api_tokens(std::string_view spec) {
+  constexpr std::string_view kVar = "AXION_API_TOKENS";
+  constexpr std::size_t kMinToken = 16, kMaxToken = 4096;
+  std::vector<infra::gateway::ApiToken> out;
+  std::set<std::string> actors;
+  std::set<infra::gateway::TokenDigest> digests;
+  std::size_t index = 0;
+  while (true) {
+    const std::size_t comma = spec.find(',');
+    const std::string_view entry = spec.substr(0, comma);
+    ++index;
+    const auto bad = [&](const std::string& why) {
+      return invalid_argument(std::string(kVar) + " entry " + std::to_string(index) + " " + why +
+                              ": use actor1=token1,actor2=token2");
+    };
+    const std::size_t eq = entry.find('=');
+    if (eq == std::string_view::npos) return bad("has no '=' between actor and token");
+    const std::string actor(entry.substr(0, eq));
+    const std::string_view token = entry.substr(eq + 1);
+    bool actor_ok = !actor.empty() && actor.size() <= 128 && actor.front() != '-';
+    for (char c : actor) actor_ok = actor_ok && actor_char(c);
+    if (!actor_ok) {
+      return bad("has an invalid actor (1..128 of letters, digits, '.', '_', ':', '@', '-')");
+    }
+    bool token_ok = token.size() >= kMinToken && token.size() <= kMaxToken;
+    for (char c : token) token_ok = token_ok && c > 0x20 && c < 0x7f;
+    if (!token_ok) {
+      return bad("(actor '" + actor + "') has an invalid token: use 16..4096 printable "
+                 "characters without spaces");
+    }
+    if (!actors.insert(actor).second) return bad("repeats actor '" + actor + "'");
+    auto digest = infra::gateway::token_digest(token);
+    if (!digests.insert(digest).second) {
+      return bad("(actor '" + actor + "') repeats another entry's token");
+    }
+    out.push_back({actor, digest});
+    if (comma == std::string_view::npos) break;
+    spec.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ServerConfig> server_config_from_env() {
@@ -43,6 +94,17 @@ Result<ServerConfig> server_config_from_env() {
   auto max_record = env_int("AXION_MAX_RECORD_BYTES", 1000 * 1000, 1024, 100 * 1000 * 1000);
   if (!max_record.ok()) return max_record.status();
   c.max_record_bytes = static_cast<std::size_t>(*max_record);
+  if (const char* v = env("AXION_API_TOKENS")) {
+    auto tokens = parse_api_tokens(v);
+    if (!tokens.ok()) return tokens.status();
+    c.api_tokens = std::move(tokens).value();
+  }
+  auto max_deployments = env_int("MAX_DEPLOYMENTS_PER_PROJECT", 100, 1, 1000000);
+  if (!max_deployments.ok()) return max_deployments.status();
+  c.max_deployments_per_project = static_cast<int>(*max_deployments);
+  auto max_servers = env_int("MAX_SERVERS_PER_USER", 100, 1, 1000000);
+  if (!max_servers.ok()) return max_servers.status();
+  c.max_servers_per_user = static_cast<int>(*max_servers);
   if (const char* v = env("AXION_INSTANCE_ID")) {
     c.instance_id = v;
   } else {

@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
+#include "infra/grpc/api_tokens.h"
 
 namespace axion::server {
 
@@ -18,6 +20,10 @@ struct ServerConfig {
   int topic_partitions = 8;                  // AXION_TOPIC_PARTITIONS (new topics only)
   std::size_t max_record_bytes = 1000 * 1000;  // AXION_MAX_RECORD_BYTES
   std::string instance_id;                   // AXION_INSTANCE_ID (transactional ids), default hostname
+  // AXION_API_TOKENS="actor=token,...": only the tokens' SHA-256 digests are kept.
+  std::vector<infra::gateway::ApiToken> api_tokens;
+  int max_deployments_per_project = 100;     // MAX_DEPLOYMENTS_PER_PROJECT
+  int max_servers_per_user = 100;            // MAX_SERVERS_PER_USER
 
   bool embedded() const { return kafka_brokers.empty(); }
 };

@@ -7,7 +7,9 @@
 #include <chrono>
 #include <sstream>
 
+#include "commands/aggregate_kinds.h"
 #include "events/topics.h"
+#include "infra/grpc/command_gateway.h"
 #include "infra/kafka/kafka_event_log.h"
 #include "infra/rocksdb/rocks_event_log.h"
 
@@ -32,6 +34,16 @@ Result<std::unique_ptr<events::EventLog>> open_log(const ServerConfig& config) {
   return infra::kafka::open_kafka_event_log(kc);
 }
 
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Largest request the gateway accepts; bigger ones are refused by gRPC (RESOURCE_EXHAUSTED)
+// before they are parsed. A graph is bounded far below this (commands/graph_validation.h).
+constexpr int kMaxRequestBytes = 4 * 1024 * 1024;
+
 }  // namespace
 
 ServerApp::ServerApp(ServerConfig config) : config_(std::move(config)) {}
@@ -52,12 +64,44 @@ Status ServerApp::start() {
     AXION_RETURN_IF_ERROR(log_->ensure_topic({std::string(topic.name), config_.topic_partitions}));
   }
 
+  // The write side: the processor decides commands exactly once; the bus is the gateway's way in.
+  commands::ProcessorOptions options;
+  options.transactional_id = "axion-commands-" + config_.instance_id;
+  options.clock = wall_clock_ms;
+  options.limits.max_deployments_per_project = config_.max_deployments_per_project;
+  options.limits.max_servers_per_user = config_.max_servers_per_user;
+  options.max_event_bytes = config_.max_record_bytes;
+  processor_ = std::make_unique<commands::CommandProcessor>(
+      *log_,
+      std::vector<const commands::AggregateKind*>{&commands::project_kind(),
+                                                  &commands::cluster_kind()},
+      options);
+  AXION_RETURN_IF_ERROR(processor_->start());
+  // A random suffix: a restarted instance must not receive results addressed to its old self.
+  bus_ = std::make_unique<commands::CommandBus>(
+      *log_, config_.instance_id + "-" + infra::gateway::new_uuid().substr(0, 8));
+  AXION_RETURN_IF_ERROR(bus_->start());
+  if (config_.api_tokens.empty()) {
+    spdlog::warn("AXION_API_TOKENS is not set: every command RPC will be refused");
+  }
+  tokens_ = std::make_unique<infra::gateway::ApiTokens>(config_.api_tokens);
+  gateway_ = std::make_unique<infra::gateway::CommandGateway>(*bus_, *tokens_);
+  project_service_ = std::make_unique<infra::gateway::ProjectServiceImpl>(*gateway_);
+  deployment_service_ = std::make_unique<infra::gateway::DeploymentServiceImpl>(*gateway_);
+  infrastructure_service_ =
+      std::make_unique<infra::gateway::InfrastructureServiceImpl>(*gateway_);
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int grpc_port = 0;
   builder.AddListeningPort(config_.grpc_addr, grpc::InsecureServerCredentials(), &grpc_port);
+  builder.SetMaxReceiveMessageSize(kMaxRequestBytes);
+  builder.RegisterService(project_service_.get());
+  builder.RegisterService(deployment_service_.get());
+  builder.RegisterService(infrastructure_service_.get());
   grpc_ = builder.BuildAndStart();
+  grpc_port_ = grpc_port;
   if (!grpc_ || grpc_port == 0) {
     return unavailable("cannot listen for gRPC on " + config_.grpc_addr +
                        ": the address is in use or not local (set AXION_GRPC_ADDR)");
@@ -80,7 +124,8 @@ Status ServerApp::ready() const {
   if (!serving_) return unavailable("axion-server is starting or stopping");
   auto partitions = log_->partition_count(std::string(events::kCommandsTopic));
   if (!partitions.ok()) return partitions.status();
-  return ok_status();
+  if (!processor_) return unavailable("the command processor is not running");
+  return processor_->health();
 }
 
 std::string ServerApp::metrics() const {
@@ -93,6 +138,19 @@ std::string ServerApp::metrics() const {
   out << "# HELP axion_log_embedded 1 when the event log is the embedded RocksDB log.\n"
          "# TYPE axion_log_embedded gauge\naxion_log_embedded "
       << (config_.embedded() ? 1 : 0) << "\n";
+  if (processor_) {
+    const auto stats = processor_->stats();
+    const auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+      out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
+          << name << " " << value << "\n";
+    };
+    counter("axion_commands_total", "Commands decided (accepted or refused).", stats.commands);
+    counter("axion_commands_accepted_total", "Commands accepted.", stats.accepted);
+    counter("axion_commands_duplicate_total",
+            "Retried commands answered from idempotency memory.", stats.duplicates);
+    counter("axion_command_appends_failed_total", "Command batches whose append failed.",
+            stats.failed_appends);
+  }
   return out.str();
 }
 
@@ -103,6 +161,16 @@ void ServerApp::stop() {
     grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     grpc_.reset();
   }
+  // In-flight calls are done: now the bus (no waiters left) and the processor (finishes and
+  // commits the batch in hand), and only then the log they write to.
+  if (bus_) bus_->stop();
+  if (processor_) processor_->stop();
+  infrastructure_service_.reset();
+  deployment_service_.reset();
+  project_service_.reset();
+  gateway_.reset();
+  bus_.reset();
+  processor_.reset();
   if (ops_) {
     ops_->stop();
     ops_.reset();

@@ -1,6 +1,7 @@
 // ServerApp: the axion-server composition — opens the event log (embedded RocksDB or Kafka),
-// makes sure Axion's topics exist, and serves gRPC (health + reflection) and the HTTP operations
-// endpoints. Later issues add the command, saga and projection processors here.
+// makes sure Axion's topics exist, runs the command processor and the command bus, and serves
+// gRPC (the command RPCs of the gateway, health + reflection) and the HTTP operations endpoints.
+// Later issues add the saga and projection processors here.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -8,8 +9,13 @@
 #include <atomic>
 #include <memory>
 
+#include "commands/command_bus.h"
+#include "commands/command_processor.h"
 #include "common/status.h"
 #include "events/event_log.h"
+#include "infra/grpc/deployment_service.h"
+#include "infra/grpc/infrastructure_service.h"
+#include "infra/grpc/project_service.h"
 #include "infra/http/http_server.h"
 #include "server/config.h"
 
@@ -28,6 +34,9 @@ class ServerApp {
   void stop();
 
   int http_port() const { return ops_ ? ops_->port() : 0; }
+  int grpc_port() const { return grpc_port_; }
+  // The open log (null before start / after stop); tests read what the commands appended.
+  events::EventLog* log() const { return log_.get(); }
 
  private:
   Status ready() const;
@@ -35,7 +44,15 @@ class ServerApp {
 
   ServerConfig config_;
   std::unique_ptr<events::EventLog> log_;
+  std::unique_ptr<commands::CommandProcessor> processor_;
+  std::unique_ptr<commands::CommandBus> bus_;
+  std::unique_ptr<infra::gateway::ApiTokens> tokens_;
+  std::unique_ptr<infra::gateway::CommandGateway> gateway_;
+  std::unique_ptr<infra::gateway::ProjectServiceImpl> project_service_;
+  std::unique_ptr<infra::gateway::DeploymentServiceImpl> deployment_service_;
+  std::unique_ptr<infra::gateway::InfrastructureServiceImpl> infrastructure_service_;
   std::unique_ptr<grpc::Server> grpc_;
+  int grpc_port_ = 0;
   std::unique_ptr<infra::http::OpsServer> ops_;
   std::atomic<bool> serving_{false};
   std::int64_t started_at_s_ = 0;

@@ -162,10 +162,20 @@ Result<std::int64_t> KafkaReader::committed_end(RdKafka::KafkaConsumer& consumer
   std::int64_t low = -1;
   std::int64_t stable = -1;
   // A read_committed consumer's ListOffsets(latest) answers the last stable offset.
-  const RdKafka::ErrorCode err = consumer.query_watermark_offsets(tp.topic, tp.partition, &low,
-                                                                  &stable, ctx_->timeout_ms());
-  if (err != RdKafka::ERR_NO_ERROR) {
-    return status_from_kafka(c_err(err), "end offset of " + tp.to_string());
+  // A partition of a topic created moments ago may not have its leader yet: retry transient
+  // leadership errors within the configured timeout rather than failing the caller.
+  const auto deadline = std::chrono::steady_clock::now() + ctx_->config().timeout;
+  for (;;) {
+    const RdKafka::ErrorCode err = consumer.query_watermark_offsets(
+        tp.topic, tp.partition, &low, &stable, ctx_->timeout_ms());
+    if (err == RdKafka::ERR_NO_ERROR) break;
+    const bool leadership = err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
+                            err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                            err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+    if (!leadership || remaining_ms(deadline) == 0) {
+      return status_from_kafka(c_err(err), "end offset of " + tp.to_string());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   // Below the last stable offset sit commit/abort markers and aborted records, which no reader
   // ever sees: look back, in growing windows, for the last record a reader does see.

@@ -80,7 +80,7 @@ class CommandSide : public ::testing::TestWithParam<LogBackend> {
     for (const auto& t : {options_.commands_topic, options_.results_topic,
                           std::string(events::kDeploymentEventsTopic),
                           std::string(events::kInfrastructureEventsTopic)}) {
-      ASSERT_TRUE(log_->ensure_topic({t, 4}).ok());
+      ASSERT_TRUE(log_->ensure_topic({t, events::kDefaultPartitions}).ok());
     }
     options_.group = "processor-" + suffix_;
     options_.transactional_id = "processor-" + suffix_;
@@ -88,7 +88,8 @@ class CommandSide : public ::testing::TestWithParam<LogBackend> {
     start_processor();
     bus_ = std::make_unique<commands::CommandBus>(*log_, "gw-" + suffix_, options_.commands_topic,
                                                   options_.results_topic);
-    ASSERT_TRUE(bus_->start().ok());
+    Status bus_started = bus_->start();
+    ASSERT_TRUE(bus_started.ok()) << bus_started.to_string();
   }
   void TearDown() override {
     bus_.reset();
@@ -111,7 +112,7 @@ class CommandSide : public ::testing::TestWithParam<LogBackend> {
 
   std::int64_t events_end(const std::string& project) {
     std::int64_t total = 0;
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; p < events::kDefaultPartitions; ++p) {
       auto e = log_->end_offset({std::string(events::kDeploymentEventsTopic), p});
       total += e.ok() ? *e : 0;
     }

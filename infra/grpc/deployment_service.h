@@ -1,0 +1,36 @@
+// DeploymentService over gRPC: DeployProject, CancelDeployment, RollbackDeployment,
+// PromoteDeployment and PauseDeployment go through the CommandGateway to the project aggregate
+// (deployments live in it, so every request names its project_id). The query RPCs stay
+// UNIMPLEMENTED until the read side exists.
+#pragma once
+
+#include "axion/v1/deployment.grpc.pb.h"
+#include "infra/grpc/command_gateway.h"
+
+namespace axion::infra::gateway {
+
+class DeploymentServiceImpl final : public axion::v1::DeploymentService::Service {
+ public:
+  explicit DeploymentServiceImpl(const CommandGateway& gateway) : gateway_(gateway) {}
+
+  ::grpc::Status DeployProject(::grpc::ServerContext* context,
+                               const axion::v1::DeployProjectRequest* request,
+                               axion::v1::DeployProjectResponse* response) override;
+  ::grpc::Status CancelDeployment(::grpc::ServerContext* context,
+                                  const axion::v1::CancelDeploymentRequest* request,
+                                  axion::v1::CancelDeploymentResponse* response) override;
+  ::grpc::Status RollbackDeployment(::grpc::ServerContext* context,
+                                    const axion::v1::RollbackDeploymentRequest* request,
+                                    axion::v1::RollbackDeploymentResponse* response) override;
+  ::grpc::Status PromoteDeployment(::grpc::ServerContext* context,
+                                   const axion::v1::PromoteDeploymentRequest* request,
+                                   axion::v1::PromoteDeploymentResponse* response) override;
+  ::grpc::Status PauseDeployment(::grpc::ServerContext* context,
+                                 const axion::v1::PauseDeploymentRequest* request,
+                                 axion::v1::PauseDeploymentResponse* response) override;
+
+ private:
+  const CommandGateway& gateway_;
+};
+
+}  // namespace axion::infra::gateway

@@ -1,0 +1,206 @@
+// Cluster and server commands. Ids of new clusters and servers are assigned here; server
+// commands are addressed to their cluster (aggregate id and partition key). Plaintext SSH
+// credentials are refused until the gateway can seal them (issue 8), so no secret is ever
+// queued or stored in the clear.
+#include "infra/grpc/infrastructure_service.h"
+
+namespace axion::infra::gateway {
+
+namespace v1 = axion::v1;
+
+namespace {
+
+bool carries_credential(const v1::ConfigureServerRequest& r) {
+  return r.has_credential();
+}
+bool carries_credential(const v1::CreateServerRequest& r) { return r.has_credential(); }
+
+Status require_server(const std::string& cluster_id, const std::string& server_id) {
+  AXION_RETURN_IF_ERROR(require_id("cluster_id", cluster_id));
+  return require_id("server_id", server_id);
+}
+
+}  // namespace
+
+::grpc::Status InfrastructureServiceImpl::CreateCluster(::grpc::ServerContext* context,
+                                                        const v1::CreateClusterRequest* request,
+                                                        v1::CreateClusterResponse* response) {
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return to_grpc(call.status());
+  v1::CreateCluster command;
+  command.set_cluster_id(CommandGateway::new_aggregate_id(*call, "cluster"));
+  command.set_name(request->name());
+  command.set_description(request->description());
+  *command.mutable_labels() = request->labels();
+  command.set_kind(request->kind());
+  auto result = gateway_.submit(*call, {"cluster", command.cluster_id()}, command);
+  if (!result.ok()) return to_grpc(result.status());
+  response->set_cluster_id(created_id(*result, "cluster_id", command.cluster_id()));
+  copy_positions(*result, response->mutable_positions());
+  response->set_aggregate_version(result->aggregate_version());
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status InfrastructureServiceImpl::UpdateCluster(::grpc::ServerContext* context,
+                                                        const v1::UpdateClusterRequest* request,
+                                                        v1::UpdateClusterResponse* response) {
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return to_grpc(call.status());
+  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return to_grpc(s);
+  v1::UpdateCluster command;
+  command.set_cluster_id(request->cluster_id());
+  command.set_name(request->name());
+  command.set_description(request->description());
+  *command.mutable_labels() = request->labels();
+  *command.mutable_update_mask() = request->update_mask();
+  auto result = gateway_.submit(
+      *call, {"cluster", request->cluster_id(), request->expected_version()}, command);
+  if (!result.ok()) return to_grpc(result.status());
+  response->set_cluster_id(request->cluster_id());
+  copy_positions(*result, response->mutable_positions());
+  response->set_aggregate_version(result->aggregate_version());
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status InfrastructureServiceImpl::DeleteCluster(::grpc::ServerContext* context,
+                                                        const v1::DeleteClusterRequest* request,
+                                                        v1::DeleteClusterResponse* response) {
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return to_grpc(call.status());
+  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return to_grpc(s);
+  v1::DeleteCluster command;
+  command.set_cluster_id(request->cluster_id());
+  command.set_reason(request->reason());
+  auto result = gateway_.submit(
+      *call, {"cluster", request->cluster_id(), request->expected_version()}, command);
+  if (!result.ok()) return to_grpc(result.status());
+  response->set_cluster_id(request->cluster_id());
+  copy_positions(*result, response->mutable_positions());
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status InfrastructureServiceImpl::CreateServer(::grpc::ServerContext* context,
+                                                       const v1::CreateServerRequest* request,
+                                                       v1::CreateServerResponse* response) {
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return to_grpc(call.status());
+  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return to_grpc(s);
+  if (carries_credential(*request)) {
+    return {::grpc::StatusCode::FAILED_PRECONDITION, std::string(kCredentialsNotYet)};
+  }
+  v1::CreateServer command;
+  command.set_server_id(new_uuid());
+  command.set_cluster_id(request->cluster_id());
+  command.set_name(request->name());
+  command.set_host(request->host());
+  command.set_port(request->port());
+  command.set_ssh_user(request->ssh_user());
+  // Key-based until a credential can be attached (the agent's install brings its own key).
+  command.set_auth_kind(v1::SSH_AUTH_KIND_PRIVATE_KEY);
+  *command.mutable_labels() = request->labels();
+  auto result = gateway_.submit(*call, {"cluster", request->cluster_id()}, command);
+  if (!result.ok()) return to_grpc(result.status());
+  response->set_server_id(created_id(*result, "server_id", command.server_id()));
+  copy_positions(*result, response->mutable_positions());
+  response->set_aggregate_version(result->aggregate_version());
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status InfrastructureServiceImpl::ConfigureServer(
+    ::grpc::ServerContext* context, const v1::ConfigureServerRequest* request,
+    v1::ConfigureServerResponse* response) {
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return to_grpc(call.status());
+  if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
+    return to_grpc(s);
+  }
+  if (carries_credential(*request)) {
+    return {::grpc::StatusCode::FAILED_PRECONDITION, std::string(kCredentialsNotYet)};
+  }
+  v1::ConfigureServer command;
+  command.set_server_id(request->server_id());
+  command.set_name(request->name());
+  command.set_host(request->host());
+  command.set_port(request->port());
+  command.set_ssh_user(request->ssh_user());
+  *command.mutable_labels() = request->labels();
+  *command.mutable_update_mask() = request->update_mask();
+  if (request->update_mask().paths_size() == 0) {
+    // "Empty = all" cannot include auth_kind and credential, which this request cannot carry
+    // yet: change the fields the caller set.
+    auto* mask = command.mutable_update_mask();
+    if (!request->name().empty()) mask->add_paths("name");
+    if (!request->host().empty()) mask->add_paths("host");
+    if (request->port() != 0) mask->add_paths("port");
+    if (!request->ssh_user().empty()) mask->add_paths("ssh_user");
+    if (!request->labels().empty()) mask->add_paths("labels");
+    if (mask->paths_size() == 0) {
+      return to_grpc(invalid_field("update_mask", "the request changes nothing: set a field"));
+    }
+  }
+  auto result = gateway_.submit(
+      *call, {"cluster", request->cluster_id(), request->expected_version()}, command);
+  if (!result.ok()) return to_grpc(result.status());
+  response->set_server_id(request->server_id());
+  copy_positions(*result, response->mutable_positions());
+  response->set_aggregate_version(result->aggregate_version());
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status InfrastructureServiceImpl::InstallAgent(::grpc::ServerContext* context,
+                                                       const v1::InstallAgentRequest* request,
+                                                       v1::InstallAgentResponse* response) {
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return to_grpc(call.status());
+  if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
+    return to_grpc(s);
+  }
+  v1::InstallAgent command;
+  command.set_server_id(request->server_id());
+  command.set_install_id(new_uuid());
+  command.set_agent_version(request->agent_version());
+  auto result = gateway_.submit(*call, {"cluster", request->cluster_id()}, command);
+  if (!result.ok()) return to_grpc(result.status());
+  response->set_server_id(request->server_id());
+  response->set_install_id(created_id(*result, "install_id", command.install_id()));
+  copy_positions(*result, response->mutable_positions());
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status InfrastructureServiceImpl::UninstallAgent(::grpc::ServerContext* context,
+                                                         const v1::UninstallAgentRequest* request,
+                                                         v1::UninstallAgentResponse* response) {
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return to_grpc(call.status());
+  if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
+    return to_grpc(s);
+  }
+  v1::UninstallAgent command;
+  command.set_server_id(request->server_id());
+  command.set_reason(request->reason());
+  auto result = gateway_.submit(*call, {"cluster", request->cluster_id()}, command);
+  if (!result.ok()) return to_grpc(result.status());
+  response->set_server_id(request->server_id());
+  copy_positions(*result, response->mutable_positions());
+  return ::grpc::Status::OK;
+}
+
+::grpc::Status InfrastructureServiceImpl::TestServerConnection(
+    ::grpc::ServerContext* context, const v1::TestServerConnectionRequest* request,
+    v1::TestServerConnectionResponse* response) {
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return to_grpc(call.status());
+  if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
+    return to_grpc(s);
+  }
+  v1::TestServerConnection command;
+  command.set_server_id(request->server_id());
+  command.set_pin_host_key(request->pin_host_key());
+  // Accepted as a command; the report arrives when the SSH executor runs it (a later issue).
+  auto result = gateway_.submit(*call, {"cluster", request->cluster_id()}, command);
+  if (!result.ok()) return to_grpc(result.status());
+  copy_positions(*result, response->mutable_positions());
+  return ::grpc::Status::OK;
+}
+
+}  // namespace axion::infra::gateway

@@ -1,0 +1,41 @@
+// InfrastructureService over gRPC: the cluster, server and agent commands go through the
+// CommandGateway to the cluster aggregate (servers live in it, so server requests name their
+// cluster_id). The query RPCs stay UNIMPLEMENTED until the read side exists.
+#pragma once
+
+#include "axion/v1/infrastructure.grpc.pb.h"
+#include "infra/grpc/command_gateway.h"
+
+namespace axion::infra::gateway {
+
+// The refusal for plaintext SSH credentials until sealing exists (AXION_MASTER_KEY).
+inline constexpr std::string_view kCredentialsNotYet =
+    "server credentials cannot be stored yet: sealing arrives with AXION_MASTER_KEY support";
+
+class InfrastructureServiceImpl final : public axion::v1::InfrastructureService::Service {
+ public:
+  explicit InfrastructureServiceImpl(const CommandGateway& gateway) : gateway_(gateway) {}
+
+  ::grpc::Status CreateCluster(::grpc::ServerContext*, const axion::v1::CreateClusterRequest*,
+                               axion::v1::CreateClusterResponse*) override;
+  ::grpc::Status UpdateCluster(::grpc::ServerContext*, const axion::v1::UpdateClusterRequest*,
+                               axion::v1::UpdateClusterResponse*) override;
+  ::grpc::Status DeleteCluster(::grpc::ServerContext*, const axion::v1::DeleteClusterRequest*,
+                               axion::v1::DeleteClusterResponse*) override;
+  ::grpc::Status CreateServer(::grpc::ServerContext*, const axion::v1::CreateServerRequest*,
+                              axion::v1::CreateServerResponse*) override;
+  ::grpc::Status ConfigureServer(::grpc::ServerContext*, const axion::v1::ConfigureServerRequest*,
+                                 axion::v1::ConfigureServerResponse*) override;
+  ::grpc::Status InstallAgent(::grpc::ServerContext*, const axion::v1::InstallAgentRequest*,
+                              axion::v1::InstallAgentResponse*) override;
+  ::grpc::Status UninstallAgent(::grpc::ServerContext*, const axion::v1::UninstallAgentRequest*,
+                                axion::v1::UninstallAgentResponse*) override;
+  ::grpc::Status TestServerConnection(::grpc::ServerContext*,
+                                      const axion::v1::TestServerConnectionRequest*,
+                                      axion::v1::TestServerConnectionResponse*) override;
+
+ private:
+  const CommandGateway& gateway_;
+};
+
+}  // namespace axion::infra::gateway

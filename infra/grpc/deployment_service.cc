@@ -7,6 +7,24 @@
 
 namespace axion::infra::gateway {
 
+namespace {
+
+// The shared tail of the RPCs that act on an existing deployment: submit, then answer with the
+// deployment id, the events' positions and the project's version.
+template <typename Response>
+::grpc::Status act_on_deployment(const CommandGateway& gateway, const Call& call,
+                                 const Target& target, const google::protobuf::Message& command,
+                                 const std::string& deployment_id, Response* response) {
+  auto result = gateway.submit(call, target, command);
+  if (!result.ok()) return to_grpc(result.status());
+  response->set_deployment_id(deployment_id);
+  copy_positions(*result, response->mutable_positions());
+  response->set_aggregate_version(result->aggregate_version());
+  return ::grpc::Status::OK;
+}
+
+}  // namespace
+
 namespace v1 = axion::v1;
 
 namespace {
@@ -58,13 +76,9 @@ Status require_ids(const std::string& project_id, const std::string& deployment_
   v1::CancelDeployment command;
   command.set_deployment_id(request->deployment_id());
   command.set_reason(request->reason());
-  auto result = gateway_.submit(
-      *call, {"project", request->project_id(), request->expected_version()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_deployment_id(request->deployment_id());
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return act_on_deployment(gateway_, *call,
+                           {"project", request->project_id(), request->expected_version()},
+                           command, request->deployment_id(), response);
 }
 
 ::grpc::Status DeploymentServiceImpl::RollbackDeployment(
@@ -107,13 +121,9 @@ Status require_ids(const std::string& project_id, const std::string& deployment_
   v1::PromoteDeployment command;
   command.set_deployment_id(request->deployment_id());
   command.set_full(request->full());
-  auto result = gateway_.submit(
-      *call, {"project", request->project_id(), request->expected_version()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_deployment_id(request->deployment_id());
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return act_on_deployment(gateway_, *call,
+                           {"project", request->project_id(), request->expected_version()},
+                           command, request->deployment_id(), response);
 }
 
 ::grpc::Status DeploymentServiceImpl::PauseDeployment(::grpc::ServerContext* context,
@@ -127,13 +137,9 @@ Status require_ids(const std::string& project_id, const std::string& deployment_
   v1::PauseDeployment command;
   command.set_deployment_id(request->deployment_id());
   command.set_reason(request->reason());
-  auto result = gateway_.submit(
-      *call, {"project", request->project_id(), request->expected_version()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_deployment_id(request->deployment_id());
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return act_on_deployment(gateway_, *call,
+                           {"project", request->project_id(), request->expected_version()},
+                           command, request->deployment_id(), response);
 }
 
 }  // namespace axion::infra::gateway

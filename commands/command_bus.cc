@@ -17,11 +17,19 @@ Status CommandBus::start() {
   for (std::int32_t p = 0; p < *partitions; ++p) {
     auto end = log_.end_offset({results_topic_, p});
     if (!end.ok()) return end.status();
-    positions_[p] = *end;
+    start_[p] = *end;
   }
   auto producer = log_.open_producer("gateway-" + gateway_id_);
   if (!producer.ok()) return producer.status();
   producer_ = std::move(producer).value();
+  events::RebalanceCallbacks callbacks;
+  // The group commits nothing: every assignment starts where the results ended at start().
+  callbacks.on_assigned = [this](const std::vector<events::TopicPartition>& tps) {
+    for (const auto& tp : tps) (void)consumer_->seek(tp, start_[tp.partition]);
+  };
+  auto consumer = log_.subscribe("gateway-" + gateway_id_, {results_topic_}, std::move(callbacks));
+  if (!consumer.ok()) return consumer.status();
+  consumer_ = std::move(consumer).value();
   running_ = true;
   reader_ = std::thread([this] { read_results(); });
   return ok_status();
@@ -30,28 +38,27 @@ Status CommandBus::start() {
 void CommandBus::stop() {
   running_ = false;
   if (reader_.joinable()) reader_.join();
+  if (consumer_) consumer_->close();
   arrived_.notify_all();
 }
 
 void CommandBus::read_results() {
   while (running_) {
+    auto records = consumer_->poll(std::chrono::milliseconds(100));
+    if (!records.ok()) {
+      std::lock_guard lock(mu_);
+      reader_error_ = records.status();
+      continue;
+    }
     bool any = false;
-    for (auto& [p, next] : positions_) {
-      // A short wait per partition: one partition with traffic never starves the others long.
-      auto records = log_.read({results_topic_, p}, next, 1000, std::chrono::milliseconds(5));
-      if (!records.ok()) {
-        std::lock_guard lock(mu_);
-        reader_error_ = records.status();
-        continue;
-      }
-      for (const auto& r : *records) {
-        next = r.offset + 1;
+    for (const auto& r : *records) {
+      if (r.key != gateway_id_) continue;
+      axion::v1::CommandResult result;
+      if (!result.ParseFromString(r.value)) continue;
+      std::lock_guard lock(mu_);
+      if (waiting_.contains(result.command_id())) {
+        results_[result.command_id()] = result;
         any = true;
-        if (r.key != gateway_id_) continue;
-        axion::v1::CommandResult result;
-        if (!result.ParseFromString(r.value)) continue;
-        std::lock_guard lock(mu_);
-        if (waiting_.contains(result.command_id())) results_[result.command_id()] = result;
       }
     }
     if (any) arrived_.notify_all();

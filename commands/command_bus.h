@@ -1,8 +1,9 @@
 // CommandBus: the gateway's side of the command log. submit() appends a command envelope to
 // axion.commands.v1 (keyed by its partition key, so it lands where its aggregate lives) and waits
-// for the CommandResult the processor publishes for it on axion.results.v1. Results are read
-// from every results partition, starting at their ends when the bus starts; only results
-// addressed to this bus (reply_to == gateway id) are delivered.
+// for the CommandResult the processor publishes for it on axion.results.v1. Results are read by
+// a consumer of a group of the bus's own ("gateway-<id>", so it is assigned every partition),
+// positioned at the partitions' ends when the bus starts; a poll wakes on a result in any
+// partition. Only results addressed to this bus (reply_to == gateway id) are delivered.
 #pragma once
 
 #include <atomic>
@@ -47,7 +48,8 @@ class CommandBus {
   const std::string commands_topic_;
   const std::string results_topic_;
   std::unique_ptr<events::Producer> producer_;
-  std::map<std::int32_t, std::int64_t> positions_;  // results partition -> next offset
+  std::unique_ptr<events::Consumer> consumer_;
+  std::map<std::int32_t, std::int64_t> start_;  // results partition -> its end at start()
 
   std::mutex mu_;
   std::condition_variable arrived_;

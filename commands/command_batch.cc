@@ -140,20 +140,11 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
     std::vector<events::Record> built;
     for (std::size_t i = 0; i < decision->events.size(); ++i) {
       const google::protobuf::Any& payload = decision->events[i];
-      axion::v1::EventEnvelope envelope;
-      envelope.set_event_id(derive_id("evt", cmd.command_id(), std::to_string(i)));
-      envelope.set_type(type_name(payload));
-      envelope.set_aggregate_id(cmd.aggregate_id());
-      envelope.set_aggregate_type(std::string(kind->name()));
-      envelope.set_sequence(agg.version + i + 1);
-      envelope.mutable_occurred_at()->set_seconds(now / 1000);
-      envelope.mutable_occurred_at()->set_nanos(static_cast<int>(now % 1000) * 1000000);
-      envelope.set_actor(cmd.actor());
-      envelope.set_correlation_id(answer.result.correlation_id());
-      envelope.set_causation_id(cmd.command_id());
-      envelope.set_schema_version(1);
-      *envelope.mutable_payload() = payload;
-      envelope.set_partition_key(cmd.partition_key());
+      const axion::v1::EventEnvelope envelope = events::make_envelope(
+          payload, {derive_id("evt", cmd.command_id(), std::to_string(i)),
+                    std::string(kind->name()), cmd.aggregate_id(), cmd.partition_key(),
+                    agg.version + i + 1, now, cmd.actor(), answer.result.correlation_id(),
+                    cmd.command_id(), 1});
       events::Record record = events::to_record(std::string(kind->events_topic()), envelope);
       record.partition = p;  // aligned with the command's partition
       if (events::record_size(record) > options_.max_event_bytes) {

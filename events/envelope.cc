@@ -24,10 +24,11 @@ std::string describe(const StoredRecord& record) {
 
 }  // namespace
 
-EventEnvelope make_envelope(const google::protobuf::Message& payload, const EnvelopeMeta& meta) {
+namespace {
+
+EventEnvelope envelope_without_payload(const EnvelopeMeta& meta) {
   EventEnvelope envelope;
   envelope.set_event_id(meta.event_id);
-  envelope.set_type(payload.GetDescriptor()->full_name());
   envelope.set_aggregate_type(meta.aggregate_type);
   envelope.set_aggregate_id(meta.aggregate_id);
   envelope.set_partition_key(meta.partition_key);
@@ -38,9 +39,25 @@ EventEnvelope make_envelope(const google::protobuf::Message& payload, const Enve
   envelope.set_correlation_id(meta.correlation_id);
   envelope.set_causation_id(meta.causation_id);
   envelope.set_schema_version(meta.schema_version);
+  return envelope;
+}
+
+}  // namespace
+
+EventEnvelope make_envelope(const google::protobuf::Message& payload, const EnvelopeMeta& meta) {
+  EventEnvelope envelope = envelope_without_payload(meta);
+  envelope.set_type(payload.GetDescriptor()->full_name());
   // Packing a generated message only fails past protobuf's 2 GiB limit, far beyond the log's
   // record size limit, which rejects the record on append anyway.
   (void)envelope.mutable_payload()->PackFrom(payload);
+  return envelope;
+}
+
+EventEnvelope make_envelope(const google::protobuf::Any& payload, const EnvelopeMeta& meta) {
+  EventEnvelope envelope = envelope_without_payload(meta);
+  const std::string& url = payload.type_url();
+  envelope.set_type(url.substr(url.rfind('/') + 1));
+  *envelope.mutable_payload() = payload;
   return envelope;
 }
 

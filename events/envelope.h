@@ -56,6 +56,10 @@ struct EnvelopeMeta {
 // An envelope holding `payload`; type = the payload's full proto name.
 axion::v1::EventEnvelope make_envelope(const google::protobuf::Message& payload,
                                        const EnvelopeMeta& meta);
+// The same for a payload already packed (as aggregates' decisions hold them); type = the type
+// name at the end of its type URL.
+axion::v1::EventEnvelope make_envelope(const google::protobuf::Any& payload,
+                                       const EnvelopeMeta& meta);
 
 // The CloudEvents headers of an envelope, in a fixed order: ce_specversion, ce_id, ce_source,
 // ce_type, ce_time (if occurred_at is set), ce_subject, ce_sequence, ce_correlationid and

@@ -2,6 +2,7 @@
 
 #include "commands/cluster_aggregate.h"
 #include "commands/project_aggregate.h"
+#include "commands/state_snapshots.h"
 #include "events/envelope.h"
 #include "events/topics.h"
 
@@ -9,13 +10,24 @@ namespace axion::commands {
 
 namespace {
 
-using ProjectAggregate = AggregateStateOf<ProjectState, &decide_project_command, &apply_project_event>;
+axion::v1::ProjectSnapshot project_snapshot(const ProjectState& s) { return to_snapshot(s); }
+Result<ProjectState> project_from_snapshot(const axion::v1::ProjectSnapshot& m) {
+  return from_snapshot(m);
+}
+using ProjectAggregate = AggregateStateOf<ProjectState, &decide_project_command,
+                                          &apply_project_event, &project_snapshot,
+                                          &project_from_snapshot>;
 
 void apply_cluster_event(ClusterState& state, const google::protobuf::Any& event) {
   apply_event(state, event);
 }
-using ClusterAggregate =
-    AggregateStateOf<ClusterState, &decide_cluster_command, &apply_cluster_event>;
+axion::v1::ClusterSnapshot cluster_snapshot(const ClusterState& s) { return to_snapshot(s); }
+Result<ClusterState> cluster_from_snapshot(const axion::v1::ClusterSnapshot& m) {
+  return from_snapshot(m);
+}
+using ClusterAggregate = AggregateStateOf<ClusterState, &decide_cluster_command,
+                                          &apply_cluster_event, &cluster_snapshot,
+                                          &cluster_from_snapshot>;
 
 class ProjectKind final : public AggregateKind {
  public:
@@ -27,6 +39,7 @@ class ProjectKind final : public AggregateKind {
   std::unique_ptr<AggregateState> empty_state() const override {
     return std::make_unique<ProjectAggregate>();
   }
+  std::uint32_t fold_version() const override { return kProjectFoldVersion; }
 };
 
 class ClusterKind final : public AggregateKind {
@@ -39,6 +52,7 @@ class ClusterKind final : public AggregateKind {
   std::unique_ptr<AggregateState> empty_state() const override {
     return std::make_unique<ClusterAggregate>();
   }
+  std::uint32_t fold_version() const override { return kClusterFoldVersion; }
 };
 
 }  // namespace

@@ -41,6 +41,7 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
   std::map<events::TopicPartition, std::pair<std::int64_t, std::int64_t>> consumed;  // first, next
   std::map<std::tuple<std::int32_t, std::string, std::string>, std::size_t> keys_in_batch;
   std::set<std::int32_t> touched;
+  std::vector<std::uint64_t> hashes;  // of `records`' values, then the trailer's (marks)
   ProcessorStats counted;
 
   for (const auto& r : batch) {
@@ -61,6 +62,8 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
     answer.result.set_aggregate_id(cmd.aggregate_id());
     answer.result.set_correlation_id(cmd.correlation_id().empty() ? cmd.command_id()
                                                                   : cmd.correlation_id());
+    const std::int64_t now = options_.clock();
+    answer.result.set_decided_at_ms(now);
     ++counted.commands;
 
     // A retry under a known idempotency key gets the first answer again and appends nothing.
@@ -82,7 +85,7 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
         continue;
       }
       if (auto known = ps.results.find({cmd.aggregate_id(), cmd.idempotency_key()});
-          known != ps.results.end()) {
+          known != ps.results.end() && !expired(known->second, now)) {
         answer_as_first(known->second);
         answers.push_back(std::move(answer));
         continue;
@@ -91,7 +94,6 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
       keys_in_batch[key] = answers.size();
     }
 
-    const std::int64_t now = options_.clock();
     const AggregateKind* kind = kind_for(cmd.type());
     Status refusal;
     if (cmd.has_deadline() &&
@@ -163,9 +165,11 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
       continue;
     }
     touched.insert(p);
+    ps.dirty.insert(cmd.aggregate_id());
     answer.first_event = records.size();
     for (std::size_t i = 0; i < built.size(); ++i) {
       agg.state->evolve(decision->events[i]);
+      hashes.push_back(value_hash(built[i].value));
       records.push_back(std::move(built[i]));
     }
     agg.version += built.size();
@@ -178,7 +182,9 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
 
   // Results name their events' positions; they are built once the events are placed.
   std::vector<axion::v1::CommandResult> final_results(answers.size());
+  const std::size_t event_records = records.size();
   auto trailer = [&](const std::vector<events::LogPosition>& positions) {
+    hashes.resize(event_records);  // a redone placement rebuilds the trailer
     std::vector<events::Record> out;
     for (std::size_t i = 0; i < answers.size(); ++i) {
       axion::v1::CommandResult result = answers[i].result;
@@ -194,6 +200,7 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
       final_results[i] = result;
       out.push_back({options_.results_topic, answers[i].reply_to, result.SerializeAsString(), {},
                      answers[i].partition});
+      hashes.push_back(value_hash(out.back().value));
     }
     return out;
   };
@@ -202,9 +209,17 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
   auto appended = producer_->append(std::move(records), &offsets, trailer);
 
   if (!appended.ok()) {
-    // Undo what this batch decided: refold the touched partitions, re-read the batch.
+    // Undo what this batch decided: refold the touched partitions, re-read the batch. A
+    // partition that cannot be refolded now is dropped (never kept with undone decisions) and
+    // loaded again before the next batch.
     for (std::int32_t p : touched) {
-      if (Status s = rebuild(p); !s.ok()) return s;
+      if (Status s = rebuild(p); !s.ok()) {
+        for (std::int32_t q : touched) {
+          if (q >= p) partitions_.erase(q);
+        }
+        if (rebalance_error_.ok()) rebalance_error_ = s;
+        break;
+      }
     }
     for (const auto& [tp, range] : consumed) (void)consumer_->seek(tp, range.first);
     std::lock_guard lock(status_mu_);
@@ -214,13 +229,29 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
   for (std::size_t i = 0; i < answers.size(); ++i) {
     if (!answers[i].remember) continue;
     const auto& r = final_results[i];
-    partitions_[answers[i].partition].results[{r.aggregate_id(), r.idempotency_key()}] = r;
+    PartitionState& ps = partitions_[answers[i].partition];
+    ResultKey key{r.aggregate_id(), r.idempotency_key()};
+    ps.new_results.insert(key);
+    ps.results[std::move(key)] = r;
   }
-  std::lock_guard lock(status_mu_);
-  stats_.commands += counted.commands;
-  stats_.accepted += counted.accepted;
-  stats_.duplicates += counted.duplicates;
-  stats_.malformed += counted.malformed;
+  // Advance the snapshot marks past everything appended (events, then the trailer's results).
+  for (std::size_t i = 0; i < appended->size() && i < hashes.size(); ++i) {
+    const auto& pos = (*appended)[i];
+    auto ps = partitions_.find(pos.tp.partition);
+    if (ps == partitions_.end()) continue;
+    note_record(ps->second, pos.tp.topic, pos.offset, hashes[i]);
+    ++ps->second.since_checkpoint;
+  }
+  {
+    std::lock_guard lock(status_mu_);
+    stats_.commands += counted.commands;
+    stats_.accepted += counted.accepted;
+    stats_.duplicates += counted.duplicates;
+    stats_.malformed += counted.malformed;
+  }
+  for (auto& [p, ps] : partitions_) {
+    if (ps.since_checkpoint >= options_.snapshot_every) checkpoint(p);
+  }
   return ok_status();
 }
 

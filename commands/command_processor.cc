@@ -1,7 +1,5 @@
 #include "commands/command_processor.h"
 
-#include <set>
-
 #include "events/envelope.h"
 
 namespace axion::commands {
@@ -14,6 +12,7 @@ CommandProcessor::~CommandProcessor() { stop(); }
 
 Status CommandProcessor::start() {
   if (!options_.clock) return failed_precondition("the command processor needs a clock");
+  snapshot_scope_ = options_.group + "/" + options_.commands_topic;
   auto commands = log_.partition_count(options_.commands_topic);
   if (!commands.ok()) return commands.status();
   std::vector<std::string> aligned{options_.results_topic};
@@ -38,7 +37,10 @@ Status CommandProcessor::start() {
     }
   };
   callbacks.on_revoked = [this](const std::vector<events::TopicPartition>& tps) {
-    for (const auto& tp : tps) partitions_.erase(tp.partition);
+    for (const auto& tp : tps) {
+      checkpoint(tp.partition);  // what we folded stays valid: the next owner may be us again
+      partitions_.erase(tp.partition);
+    }
   };
   auto consumer = log_.subscribe(options_.group, {options_.commands_topic}, std::move(callbacks));
   if (!consumer.ok()) return consumer.status();
@@ -51,7 +53,10 @@ Status CommandProcessor::start() {
 void CommandProcessor::stop() {
   running_ = false;
   if (thread_.joinable()) thread_.join();
-  if (consumer_) consumer_->close();
+  if (consumer_) {
+    for (const auto& [partition, ps] : partitions_) checkpoint(partition);
+    consumer_->close();
+  }
 }
 
 Status CommandProcessor::health() const {
@@ -65,16 +70,47 @@ ProcessorStats CommandProcessor::stats() const {
 }
 
 void CommandProcessor::loop() {
+  auto fail = [this](const Status& error) {
+    if (error.ok() || error.retryable()) return;
+    std::lock_guard lock(status_mu_);
+    status_ = error;  // e.g. fenced by a newer instance: stop, never decide twice
+    running_ = false;
+  };
   while (running_) {
+    if (!rebalance_error_.ok()) {
+      // A partition could not be loaded (at assignment, or after a failed append): load what is
+      // missing before deciding anything of it.
+      rebalance_error_ = load_missing();
+      if (!rebalance_error_.ok()) {
+        fail(rebalance_error_);
+        std::this_thread::sleep_for(options_.poll_timeout);
+        continue;
+      }
+    }
     auto batch = consumer_->poll(options_.poll_timeout);
-    Status error = batch.ok() ? rebalance_error_ : batch.status();
-    if (error.ok() && !batch->empty()) error = process(std::move(batch).value());
-    if (!error.ok() && !error.retryable()) {
-      std::lock_guard lock(status_mu_);
-      status_ = error;  // e.g. fenced by a newer instance: stop, never decide twice
-      running_ = false;
+    if (!batch.ok()) {
+      fail(batch.status());
+      continue;
+    }
+    if (batch->empty()) continue;
+    if (!rebalance_error_.ok()) {
+      // The poll assigned a partition that failed to load: read the batch again once it is.
+      std::map<events::TopicPartition, std::int64_t> first;
+      for (const auto& r : *batch) first.try_emplace(r.tp, r.offset);
+      for (const auto& [tp, offset] : first) (void)consumer_->seek(tp, offset);
+      continue;
+    }
+    fail(process(std::move(batch).value()));
+  }
+}
+
+Status CommandProcessor::load_missing() {
+  for (const auto& tp : consumer_->assignment()) {
+    if (tp.topic == options_.commands_topic && !partitions_.count(tp.partition)) {
+      AXION_RETURN_IF_ERROR(rebuild(tp.partition));
     }
   }
+  return ok_status();
 }
 
 const AggregateKind* CommandProcessor::kind_for(const std::string& command_type) const {
@@ -90,56 +126,6 @@ const AggregateKind* CommandProcessor::kind_for_events(const std::string& topic,
     if (kind->events_topic() == topic && kind->name() == type) return kind;
   }
   return nullptr;
-}
-
-// Folds partition `partition` of every events topic, and of the results topic for idempotency.
-Status CommandProcessor::rebuild(std::int32_t partition) {
-  PartitionState ps;
-  auto fold = [&](const std::string& topic, auto&& apply) -> Status {
-    const events::TopicPartition tp{topic, partition};
-    auto end = log_.end_offset(tp);
-    if (!end.ok()) return end.status();
-    std::int64_t next = 0;
-    while (next < *end) {
-      auto records = log_.read(tp, next, 5000, std::chrono::milliseconds(1000));
-      if (!records.ok()) return records.status();
-      if (records->empty()) break;
-      for (const auto& r : *records) AXION_RETURN_IF_ERROR(apply(r));
-      next = records->back().offset + 1;
-    }
-    return ok_status();
-  };
-  std::set<std::string> topics;
-  for (const auto* kind : kinds_) topics.emplace(kind->events_topic());
-  for (const auto& topic : topics) {
-    AXION_RETURN_IF_ERROR(fold(topic, [&](const events::StoredRecord& r) -> Status {
-      auto envelope = events::parse_envelope(r);
-      if (!envelope.ok()) return envelope.status();
-      const AggregateKind* kind = kind_for_events(topic, envelope->aggregate_type());
-      if (!kind) return ok_status();  // another writer's aggregate kind: not ours to fold
-      Aggregate& agg = ps.aggregates[envelope->aggregate_id()];
-      if (!agg.state) {
-        agg.kind = kind;
-        agg.state = kind->empty_state();
-      }
-      agg.state->evolve(envelope->payload());
-      agg.version = envelope->sequence();
-      return ok_status();
-    }));
-  }
-  AXION_RETURN_IF_ERROR(fold(options_.results_topic, [&](const events::StoredRecord& r) -> Status {
-    axion::v1::CommandResult result;
-    if (!result.ParseFromString(r.value)) {
-      return data_loss("command result at " + r.tp.to_string() + "@" + std::to_string(r.offset) +
-                       " does not parse");
-    }
-    if (!result.idempotency_key().empty()) {
-      ps.results[{result.aggregate_id(), result.idempotency_key()}] = result;
-    }
-    return ok_status();
-  }));
-  partitions_[partition] = std::move(ps);
-  return ok_status();
 }
 
 }  // namespace axion::commands

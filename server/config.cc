@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <string_view>
 
@@ -105,6 +108,12 @@ Result<ServerConfig> server_config_from_env() {
   auto max_servers = env_int("MAX_SERVERS_PER_USER", 100, 1, 1000000);
   if (!max_servers.ok()) return max_servers.status();
   c.max_servers_per_user = static_cast<int>(*max_servers);
+  auto snapshot_every = env_int("AXION_SNAPSHOT_EVERY", 10000, 0, 100000000);
+  if (!snapshot_every.ok()) return snapshot_every.status();
+  c.snapshot_every = static_cast<std::uint64_t>(*snapshot_every);
+  auto ttl = env_int("AXION_IDEMPOTENCY_TTL_HOURS", 24, 1, 24 * 365);
+  if (!ttl.ok()) return ttl.status();
+  c.idempotency_ttl_hours = static_cast<int>(*ttl);
   if (const char* v = env("AXION_INSTANCE_ID")) {
     c.instance_id = v;
   } else {
@@ -112,7 +121,29 @@ Result<ServerConfig> server_config_from_env() {
     gethostname(host, sizeof host - 1);
     c.instance_id = host[0] ? host : "axion-server";
   }
+  // It names the transactional id and the snapshot directory: a plain name only.
+  const bool plain = !c.instance_id.empty() && c.instance_id.size() <= 64 &&
+                     c.instance_id != "." && c.instance_id != ".." &&
+                     std::all_of(c.instance_id.begin(), c.instance_id.end(), [](char ch) {
+                       return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' ||
+                              ch == '_' || ch == '.';
+                     });
+  if (!plain) {
+    return invalid_argument("AXION_INSTANCE_ID must be 1-64 letters, digits, '-', '_' or '.' (got '" +
+                            c.instance_id + "')");
+  }
   return c;
+}
+
+std::string ServerConfig::log_dir() const {
+  std::error_code ec;
+  // A log created before the data dir had subdirectories sits directly in it.
+  if (std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT", ec)) return data_dir;
+  return (std::filesystem::path(data_dir) / "log").string();
+}
+
+std::string ServerConfig::snapshot_dir() const {
+  return (std::filesystem::path(data_dir) / "snapshots" / instance_id).string();
 }
 
 }  // namespace axion::server

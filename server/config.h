@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,9 @@
 namespace axion::server {
 
 struct ServerConfig {
-  std::string data_dir = "./axion-data";    // AXION_DATA_DIR (embedded log)
+  // AXION_DATA_DIR: the embedded log (<dir>/log; a pre-existing log directly in <dir> is used
+  // where it is) and the command processor's snapshots (<dir>/snapshots/<instance_id>).
+  std::string data_dir = "./axion-data";
   std::string kafka_brokers;                // KAFKA_BROKERS: set => the log is on Kafka
   std::chrono::milliseconds kafka_timeout{10000};  // AXION_KAFKA_TIMEOUT_MS
   std::string http_addr = "127.0.0.1:8080";  // AXION_HTTP_ADDR
@@ -24,8 +27,14 @@ struct ServerConfig {
   std::vector<infra::gateway::ApiToken> api_tokens;
   int max_deployments_per_project = 100;     // MAX_DEPLOYMENTS_PER_PROJECT
   int max_servers_per_user = 100;            // MAX_SERVERS_PER_USER
+  // AXION_SNAPSHOT_EVERY: records folded or appended per partition between two aggregate
+  // snapshots; 0 turns snapshots off (partitions are then folded from offset 0 at every load).
+  std::uint64_t snapshot_every = 10000;
+  int idempotency_ttl_hours = 24;            // AXION_IDEMPOTENCY_TTL_HOURS
 
   bool embedded() const { return kafka_brokers.empty(); }
+  std::string log_dir() const;       // the embedded log's directory
+  std::string snapshot_dir() const;  // this instance's snapshot store
 };
 
 // INVALID_ARGUMENT naming the variable and the expected form on a bad value.

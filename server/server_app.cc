@@ -12,6 +12,7 @@
 #include "infra/grpc/command_gateway.h"
 #include "infra/kafka/kafka_event_log.h"
 #include "infra/rocksdb/rocks_event_log.h"
+#include "infra/rocksdb/snapshot_store.h"
 
 namespace axion::server {
 
@@ -22,7 +23,7 @@ Result<std::unique_ptr<events::EventLog>> open_log(const ServerConfig& config) {
   limits.max_record_bytes = config.max_record_bytes;
   if (config.embedded()) {
     infra::rocksdb::RocksLogConfig rc;
-    rc.path = config.data_dir;
+    rc.path = config.log_dir();
     rc.limits = limits;
     return infra::rocksdb::open_rocks_event_log(rc);
   }
@@ -55,7 +56,7 @@ Status ServerApp::start() {
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
   spdlog::info("opening the event log ({})",
-               config_.embedded() ? "embedded RocksDB at " + config_.data_dir
+               config_.embedded() ? "embedded RocksDB at " + config_.log_dir()
                                   : "Kafka at " + config_.kafka_brokers);
   auto log = open_log(config_);
   if (!log.ok()) return log.status();
@@ -71,6 +72,14 @@ Status ServerApp::start() {
   options.limits.max_deployments_per_project = config_.max_deployments_per_project;
   options.limits.max_servers_per_user = config_.max_servers_per_user;
   options.max_event_bytes = config_.max_record_bytes;
+  options.idempotency_ttl_ms = std::int64_t{config_.idempotency_ttl_hours} * 3600 * 1000;
+  if (config_.snapshot_every > 0) {
+    auto snapshots = infra::rocksdb::open_rocks_snapshot_store(config_.snapshot_dir());
+    if (!snapshots.ok()) return snapshots.status();
+    snapshots_ = std::move(snapshots).value();
+    options.snapshots = snapshots_.get();
+    options.snapshot_every = config_.snapshot_every;
+  }
   processor_ = std::make_unique<commands::CommandProcessor>(
       *log_,
       std::vector<const commands::AggregateKind*>{&commands::project_kind(),
@@ -150,6 +159,19 @@ std::string ServerApp::metrics() const {
             "Retried commands answered from idempotency memory.", stats.duplicates);
     counter("axion_command_appends_failed_total", "Command batches whose append failed.",
             stats.failed_appends);
+    counter("axion_processor_records_folded_total",
+            "Log records folded while loading partitions (after their snapshots).",
+            stats.records_folded);
+    counter("axion_processor_aggregates_restored_total", "Aggregates loaded from snapshots.",
+            stats.aggregates_restored);
+    counter("axion_snapshots_written_total", "Partition snapshots written.",
+            stats.snapshots_written);
+    counter("axion_snapshots_discarded_total",
+            "Snapshots discarded (fold version changed, or they do not match the log).",
+            stats.snapshots_discarded);
+    counter("axion_snapshot_failures_total",
+            "Snapshot store errors (the processor went on from the log).",
+            stats.snapshot_failures);
   }
   return out.str();
 }
@@ -171,6 +193,7 @@ void ServerApp::stop() {
   gateway_.reset();
   bus_.reset();
   processor_.reset();
+  snapshots_.reset();
   if (ops_) {
     ops_->stop();
     ops_.reset();

@@ -44,6 +44,7 @@ class ServerApp {
 
   ServerConfig config_;
   std::unique_ptr<events::EventLog> log_;
+  std::unique_ptr<commands::SnapshotStore> snapshots_;  // outlives the processor
   std::unique_ptr<commands::CommandProcessor> processor_;
   std::unique_ptr<commands::CommandBus> bus_;
   std::unique_ptr<infra::gateway::ApiTokens> tokens_;

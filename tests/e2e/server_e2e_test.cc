@@ -189,7 +189,7 @@ TEST(AxionServer, AcknowledgedCommandsSurviveAKill9ExactlyOnce) {
     ASSERT_EQ(server.wait_exit(milliseconds(20000)), 0) << server.log();
   }
 
-  auto log = log_backend("rocksdb").open(data);
+  auto log = log_backend("rocksdb").open(data + "/log");  // AXION_DATA_DIR/log
   ASSERT_TRUE(log.ok()) << log.status().to_string();
   auto records = read_all(**log, std::string(events::kDeploymentEventsTopic));
   ASSERT_TRUE(records.ok()) << records.status().to_string();

@@ -66,6 +66,7 @@ struct ProcessorStats {
   std::uint64_t duplicates = 0;      // answered from idempotency memory
   std::uint64_t malformed = 0;       // records that were not command envelopes (skipped)
   std::uint64_t failed_appends = 0;  // batches that were rolled back and retried
+  std::uint64_t partitions_loaded = 0;  // partition loads (assignments, reloads after failures)
   std::uint64_t records_folded = 0;  // log records folded while loading partitions
   std::uint64_t aggregates_restored = 0;  // aggregates loaded from snapshots
   std::uint64_t snapshots_written = 0;

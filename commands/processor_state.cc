@@ -177,6 +177,7 @@ Status CommandProcessor::rebuild(std::int32_t partition) {
   {
     std::lock_guard lock(status_mu_);
     stats_.records_folded += folded;
+    ++stats_.partitions_loaded;
   }
   if (folded >= options_.snapshot_every) checkpoint(partition);
   return ok_status();

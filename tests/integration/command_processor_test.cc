@@ -17,6 +17,7 @@
 #include "events/envelope.h"
 #include "events/topics.h"
 #include "tests/integration/log_backends.h"
+#include "tests/integration/project_commands.h"
 
 namespace axion::testing {
 namespace {
@@ -25,46 +26,6 @@ using std::chrono::milliseconds;
 namespace v1 = axion::v1;
 
 constexpr auto kWait = milliseconds(60000);
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-template <typename Message>
-v1::CommandEnvelope envelope(const std::string& project, const Message& payload,
-                             const std::string& idempotency_key = "") {
-  v1::CommandEnvelope c;
-  c.set_command_id(unique_name("cmd"));
-  c.set_idempotency_key(idempotency_key);
-  c.set_type(Message::descriptor()->full_name());
-  c.set_aggregate_id(project);
-  c.set_aggregate_type("project");
-  c.set_partition_key(project);
-  c.set_actor("alice");
-  c.mutable_payload()->PackFrom(payload);
-  return c;
-}
-
-v1::RegisterProject register_project(const std::string& id) {
-  v1::RegisterProject r;
-  r.set_project_id(id);
-  r.set_name("shop");
-  r.set_owner("team-a");
-  return r;
-}
-
-v1::PublishGraph graph(const std::string& id) {
-  v1::PublishGraph g;
-  g.set_project_id(id);
-  for (const char* name : {"web", "api"}) {
-    auto* s = g.add_services();
-    s->set_name(name);
-    s->set_image("registry.local/shop/" + std::string(name) + ":1");
-  }
-  return g;
-}
 
 class CommandSide : public ::testing::TestWithParam<LogBackend> {
  protected:

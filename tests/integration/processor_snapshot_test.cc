@@ -15,6 +15,7 @@
 #include "events/topics.h"
 #include "infra/rocksdb/snapshot_store.h"
 #include "tests/integration/log_backends.h"
+#include "tests/integration/project_commands.h"
 
 namespace axion::testing {
 namespace {
@@ -24,55 +25,14 @@ namespace v1 = axion::v1;
 
 constexpr auto kWait = milliseconds(60000);
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-template <typename Message>
-v1::CommandEnvelope envelope(const std::string& project, const Message& payload,
-                             const std::string& idempotency_key = "") {
-  v1::CommandEnvelope c;
-  c.set_command_id(unique_name("cmd"));
-  c.set_idempotency_key(idempotency_key);
-  c.set_type(Message::descriptor()->full_name());
-  c.set_aggregate_id(project);
-  c.set_aggregate_type("project");
-  c.set_partition_key(project);
-  c.set_actor("alice");
-  c.mutable_payload()->PackFrom(payload);
-  return c;
-}
-
-v1::RegisterProject register_project(const std::string& id) {
-  v1::RegisterProject r;
-  r.set_project_id(id);
-  r.set_name("shop");
-  return r;
-}
-
-v1::PublishGraph graph(const std::string& id) {
-  v1::PublishGraph g;
-  g.set_project_id(id);
-  auto* s = g.add_services();
-  s->set_name("web");
-  s->set_image("registry.local/shop/web:1");
-  return g;
-}
-
-v1::DeployProject deploy(const std::string& id, const std::string& environment) {
-  v1::DeployProject d;
-  d.set_project_id(id);
-  d.set_environment(environment);
-  return d;
-}
-
-// The project kind under another fold version: what a build with a changed fold looks like.
-class RefoldedProjectKind final : public commands::AggregateKind {
+// The project kind on an events topic of the test's own (the broker is shared with other tests),
+// optionally under another fold version: what a build with a changed fold looks like.
+class ProjectKindOn final : public commands::AggregateKind {
  public:
+  explicit ProjectKindOn(std::string topic, std::uint32_t fold_delta = 0)
+      : topic_(std::move(topic)), fold_delta_(fold_delta) {}
   std::string_view name() const override { return commands::project_kind().name(); }
-  std::string_view events_topic() const override { return commands::project_kind().events_topic(); }
+  std::string_view events_topic() const override { return topic_; }
   bool handles(std::string_view type) const override {
     return commands::project_kind().handles(type);
   }
@@ -80,8 +40,12 @@ class RefoldedProjectKind final : public commands::AggregateKind {
     return commands::project_kind().empty_state();
   }
   std::uint32_t fold_version() const override {
-    return commands::project_kind().fold_version() + 1;
+    return commands::project_kind().fold_version() + fold_delta_;
   }
+
+ private:
+  std::string topic_;
+  std::uint32_t fold_delta_;
 };
 
 class Snapshots : public ::testing::TestWithParam<LogBackend> {
@@ -94,9 +58,10 @@ class Snapshots : public ::testing::TestWithParam<LogBackend> {
     const std::string suffix = unique_name("t");
     options_.commands_topic = "cmd-" + suffix;
     options_.results_topic = "res-" + suffix;
+    kind_ = std::make_unique<ProjectKindOn>("evt-" + suffix);
+    refolded_ = std::make_unique<ProjectKindOn>("evt-" + suffix, 1);
     for (const auto& t : {options_.commands_topic, options_.results_topic,
-                          std::string(events::kDeploymentEventsTopic),
-                          std::string(events::kInfrastructureEventsTopic)}) {
+                          std::string(kind_->events_topic())}) {
       ASSERT_TRUE(log_->ensure_topic({t, events::kDefaultPartitions}).ok());
     }
     options_.group = "processor-" + suffix;
@@ -116,10 +81,9 @@ class Snapshots : public ::testing::TestWithParam<LogBackend> {
   }
 
   // Starts a processor (stopping the previous one) with the given store and kinds.
-  void start(commands::SnapshotStore* store,
-             std::vector<const commands::AggregateKind*> kinds = {&commands::project_kind(),
-                                                                  &commands::cluster_kind()}) {
+  void start(commands::SnapshotStore* store, const commands::AggregateKind* kind = nullptr) {
     processor_.reset();
+    std::vector<const commands::AggregateKind*> kinds{kind ? kind : kind_.get()};
     auto options = options_;
     options.snapshots = store;
     processor_ = std::make_unique<commands::CommandProcessor>(*log_, std::move(kinds), options);
@@ -157,6 +121,7 @@ class Snapshots : public ::testing::TestWithParam<LogBackend> {
 
   std::string dir_;
   std::unique_ptr<events::EventLog> log_;
+  std::unique_ptr<ProjectKindOn> kind_, refolded_;
   commands::ProcessorOptions options_;
   std::atomic<std::int64_t> clock_skew_ms_{0};
   std::unique_ptr<commands::SnapshotStore> store_;
@@ -205,8 +170,7 @@ TEST_P(Snapshots, ASnapshotOfAnotherFoldVersionIsDiscardedAndTheLogFoldedAgain) 
   build_history(project, 5);
   processor_->stop();
 
-  RefoldedProjectKind refolded;
-  start(store_.get(), {&refolded, &commands::cluster_kind()});
+  start(store_.get(), refolded_.get());
   auto busy = submit(envelope(project, deploy(project, "env-1")));
   EXPECT_EQ(busy.status_code(), static_cast<int>(StatusCode::kFailedPrecondition)) << busy.message();
   auto stats = processor_->stats();
@@ -216,7 +180,7 @@ TEST_P(Snapshots, ASnapshotOfAnotherFoldVersionIsDiscardedAndTheLogFoldedAgain) 
   processor_->stop();
 
   // The replaced snapshot is valid for the new fold: the next load restores it.
-  start(store_.get(), {&refolded, &commands::cluster_kind()});
+  start(store_.get(), refolded_.get());
   busy = submit(envelope(project, deploy(project, "env-2")));
   EXPECT_EQ(busy.status_code(), static_cast<int>(StatusCode::kFailedPrecondition)) << busy.message();
   EXPECT_EQ(processor_->stats().snapshots_discarded, 0u);

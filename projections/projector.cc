@@ -358,6 +358,11 @@ v1::Server server_row(const commands::ServerState& s, const std::string& cluster
   out.mutable_capacity()->set_disk_mb(s.capacity.disk_mb);
   out.set_agent_status(s.agent_status);
   out.set_agent_version(s.agent_version);
+  out.set_agent_id(s.agent_id);
+  out.set_agent_status_reason(s.agent_status_reason);
+  out.set_install_id(s.install.install_id);
+  out.set_last_install_step(s.install.last_step);
+  for (const auto& runtime : s.agent_runtimes) out.add_agent_runtimes(runtime);
   *out.mutable_last_report() = s.last_report;
   out.set_version(s.version);
   return out;

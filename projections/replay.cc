@@ -1,0 +1,207 @@
+#include "projections/replay.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/time_util.h>
+
+#include <nlohmann/json.hpp>
+
+#include "events/envelope.h"
+#include "events/partitioner.h"
+#include "events/topics.h"
+#include "projections/memory_view_store.h"
+
+namespace axion::projections {
+
+namespace {
+
+namespace v1 = axion::v1;
+
+// Row access straight on a store plus the batch's writes (as the processor's overlay).
+class BatchRows final : public RowAccess {
+ public:
+  explicit BatchRows(ViewStore& store) : store_(store) {}
+  Result<std::optional<Row>> get(Table table, const std::string& key) override {
+    auto it = rows_.find({table, key});
+    if (it != rows_.end()) return it->second;
+    auto row = store_.get(table, key);
+    if (row.ok()) rows_.emplace(std::make_pair(table, key), *row);
+    return row;
+  }
+  void put(Row row) override {
+    auto id = std::make_pair(row.table, row.key);
+    dirty_.insert(id);
+    rows_[id] = std::move(row);
+  }
+  void erase(Table table, const std::string& key) override {
+    auto id = std::make_pair(table, key);
+    dirty_.insert(id);
+    rows_[id] = std::nullopt;
+  }
+  std::vector<Mutation> take() {
+    std::vector<Mutation> out;
+    for (const auto& id : dirty_) {
+      const auto& row = rows_.at(id);
+      out.push_back(row ? Mutation{*row, false} : Mutation{Row{id.first, id.second, {}, {}}, true});
+    }
+    rows_.clear();
+    dirty_.clear();
+    return out;
+  }
+
+ private:
+  ViewStore& store_;
+  std::map<std::pair<Table, std::string>, std::optional<Row>> rows_;
+  std::set<std::pair<Table, std::string>> dirty_;
+};
+
+std::vector<std::string> topics_of(const ReplayOptions& options) {
+  if (!options.topics.empty()) return options.topics;
+  return {std::string(events::kDeploymentEventsTopic),
+          std::string(events::kInfrastructureEventsTopic)};
+}
+
+// Calls fn(record) for every record of `tp` in [from, end).
+template <typename Fn>
+Status for_each_record(events::EventLog& log, const events::TopicPartition& tp, std::int64_t from,
+                       std::int64_t end, std::chrono::milliseconds timeout, Fn&& fn) {
+  for (std::int64_t next = from; next < end;) {
+    auto records = log.read(tp, next, 5000, timeout);
+    if (!records.ok()) return records.status();
+    if (records->empty()) break;
+    for (const auto& r : *records) {
+      if (r.offset >= end) return ok_status();
+      AXION_RETURN_IF_ERROR(fn(r));
+    }
+    next = records->back().offset + 1;
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+Result<ReplayStats> replay(events::EventLog& log, ViewStore& store, const ReplayOptions& options) {
+  ReplayStats stats;
+  auto stored = store.offsets(options.projection);
+  if (!stored.ok()) return stored.status();
+  Offsets offsets = *stored;
+  for (const auto& topic : topics_of(options)) {
+    auto partitions = log.partition_count(topic);
+    if (!partitions.ok()) return partitions.status();
+    for (std::int32_t p = 0; p < *partitions; ++p) {
+      const events::TopicPartition tp{topic, p};
+      auto end = log.end_offset(tp);
+      if (!end.ok()) return end.status();
+      BatchRows rows(store);
+      ViewBatch batch;
+      batch.projection = options.projection;
+      std::size_t in_batch = 0;
+      auto flush = [&]() -> Status {
+        if (in_batch == 0) return ok_status();
+        batch.mutations = rows.take();
+        auto it = offsets.find(tp);
+        batch.expected = {{tp, it == offsets.end() ? 0 : it->second}};
+        AXION_RETURN_IF_ERROR(store.commit(batch));
+        offsets[tp] = batch.next[tp];
+        ++stats.batches;
+        in_batch = 0;
+        return ok_status();
+      };
+      const std::int64_t from = offsets.count(tp) ? offsets[tp] : 0;
+      AXION_RETURN_IF_ERROR(for_each_record(
+          log, tp, from, *end, options.read_timeout, [&](const events::StoredRecord& r) {
+            ++stats.records;
+            ++in_batch;
+            batch.next = {{tp, r.offset + 1}};
+            auto envelope = events::parse_envelope(r);
+            if (envelope.ok()) {
+              AXION_RETURN_IF_ERROR(project(*envelope, {tp, r.offset}, rows, options.projector));
+              ++stats.events;
+            }
+            return in_batch >= options.batch_records ? flush() : ok_status();
+          }));
+      AXION_RETURN_IF_ERROR(flush());
+    }
+  }
+  return stats;
+}
+
+Result<AsOf> views_as_of(events::EventLog& log, const std::string& project_id, std::int64_t at_ms,
+                         const ProjectorOptions& options) {
+  if (project_id.empty()) return invalid_field("project_id", "project_id is required");
+  const std::string topic(events::kDeploymentEventsTopic);
+  auto partitions = log.partition_count(topic);
+  if (!partitions.ok()) return partitions.status();
+  const events::TopicPartition tp{topic, events::partition_for_key(project_id, *partitions)};
+  auto end = log.end_offset(tp);
+  if (!end.ok()) return end.status();
+  AsOf out;
+  out.store = make_memory_view_store();
+  BatchRows rows(*out.store);
+  AXION_RETURN_IF_ERROR(for_each_record(
+      log, tp, 0, *end, std::chrono::milliseconds(2000), [&](const events::StoredRecord& r) {
+        auto envelope = events::parse_envelope(r);
+        if (!envelope.ok() || envelope->aggregate_id() != project_id) return ok_status();
+        if (google::protobuf::util::TimeUtil::TimestampToMilliseconds(envelope->occurred_at()) >
+            at_ms) {
+          return ok_status();  // after the instant (a project's events are in time order)
+        }
+        ++out.events;
+        return project(*envelope, {tp, r.offset}, rows, options);
+      }));
+  ViewBatch batch;
+  batch.projection = "as-of";
+  batch.mutations = rows.take();
+  AXION_RETURN_IF_ERROR(out.store->commit(batch));
+  out.queries = std::make_unique<ViewQueries>(*out.store);
+  if (out.events == 0) {
+    return not_found("project '" + project_id + "' did not exist at that time");
+  }
+  return out;
+}
+
+Result<std::uint64_t> export_audit(events::EventLog& log, const std::string& project_id,
+                                   std::ostream& out) {
+  if (project_id.empty()) return invalid_field("project_id", "project_id is required");
+  const std::string topic(events::kDeploymentEventsTopic);
+  auto partitions = log.partition_count(topic);
+  if (!partitions.ok()) return partitions.status();
+  const events::TopicPartition tp{topic, events::partition_for_key(project_id, *partitions)};
+  auto end = log.end_offset(tp);
+  if (!end.ok()) return end.status();
+  std::uint64_t lines = 0;
+  google::protobuf::util::JsonPrintOptions json;
+  json.preserve_proto_field_names = true;
+  AXION_RETURN_IF_ERROR(for_each_record(
+      log, tp, 0, *end, std::chrono::milliseconds(2000), [&](const events::StoredRecord& r) {
+        auto envelope = events::parse_envelope(r);
+        if (!envelope.ok() || envelope->aggregate_id() != project_id) return ok_status();
+        std::string payload;
+        auto printed = google::protobuf::util::MessageToJsonString(envelope->payload(), &payload,
+                                                                   json);
+        if (!printed.ok()) {
+          return data_loss("event " + envelope->event_id() + " cannot be printed as JSON: " +
+                           std::string(printed.message()));
+        }
+        nlohmann::json line;  // an ordered map: keys come out sorted, byte-stable
+        line["position"] = {{"topic", tp.topic}, {"partition", tp.partition}, {"offset", r.offset}};
+        line["event_id"] = envelope->event_id();
+        line["type"] = envelope->type();
+        line["aggregate_type"] = envelope->aggregate_type();
+        line["aggregate_id"] = envelope->aggregate_id();
+        line["sequence"] = envelope->sequence();
+        line["occurred_at"] =
+            google::protobuf::util::TimeUtil::ToString(envelope->occurred_at());
+        line["actor"] = envelope->actor();
+        line["correlation_id"] = envelope->correlation_id();
+        line["causation_id"] = envelope->causation_id();
+        line["schema_version"] = envelope->schema_version();
+        line["payload"] = nlohmann::json::parse(payload);
+        out << line.dump() << "\n";
+        ++lines;
+        return ok_status();
+      }));
+  if (!out) return unavailable("the audit export could not be written");
+  return lines;
+}
+
+}  // namespace axion::projections

@@ -86,6 +86,8 @@ Result<ServerConfig> server_config_from_env() {
   ServerConfig c;
   if (const char* v = env("AXION_DATA_DIR")) c.data_dir = v;
   if (const char* v = env("KAFKA_BROKERS")) c.kafka_brokers = v;
+  if (const char* v = env("DATABASE_URL")) c.database_url = v;
+  if (const char* v = env("AXION_VIEWS_SCHEMA")) c.views_schema = v;
   if (const char* v = env("AXION_HTTP_ADDR")) c.http_addr = v;
   if (const char* v = env("AXION_GRPC_ADDR")) c.grpc_addr = v;
   auto timeout = env_int("AXION_KAFKA_TIMEOUT_MS", 10000, 100, 600000);
@@ -140,6 +142,10 @@ std::string ServerConfig::log_dir() const {
   // A log created before the data dir had subdirectories sits directly in it.
   if (std::filesystem::exists(std::filesystem::path(data_dir) / "CURRENT", ec)) return data_dir;
   return (std::filesystem::path(data_dir) / "log").string();
+}
+
+std::string ServerConfig::views_dir() const {
+  return (std::filesystem::path(data_dir) / "views" / instance_id).string();
 }
 
 std::string ServerConfig::snapshot_dir() const {

@@ -17,6 +17,10 @@ struct ServerConfig {
   // where it is) and the command processor's snapshots (<dir>/snapshots/<instance_id>).
   std::string data_dir = "./axion-data";
   std::string kafka_brokers;                // KAFKA_BROKERS: set => the log is on Kafka
+  // DATABASE_URL: set => the views are in PostgreSQL (schema AXION_VIEWS_SCHEMA), shared by
+  // every server using it; unset => in RocksDB under <data dir>/views/<instance id>.
+  std::string database_url;
+  std::string views_schema = "axion_views";
   std::chrono::milliseconds kafka_timeout{10000};  // AXION_KAFKA_TIMEOUT_MS
   std::string http_addr = "127.0.0.1:8080";  // AXION_HTTP_ADDR
   std::string grpc_addr = "127.0.0.1:50051";  // AXION_GRPC_ADDR
@@ -35,6 +39,7 @@ struct ServerConfig {
   bool embedded() const { return kafka_brokers.empty(); }
   std::string log_dir() const;       // the embedded log's directory
   std::string snapshot_dir() const;  // this instance's snapshot store
+  std::string views_dir() const;     // this instance's embedded views (without DATABASE_URL)
 };
 
 // INVALID_ARGUMENT naming the variable and the expected form on a bad value.

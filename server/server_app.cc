@@ -13,6 +13,8 @@
 #include "infra/kafka/kafka_event_log.h"
 #include "infra/rocksdb/rocks_event_log.h"
 #include "infra/rocksdb/snapshot_store.h"
+#include "infra/rocksdb/view_store.h"
+#include "infra/postgres/view_store.h"
 
 namespace axion::server {
 
@@ -95,10 +97,13 @@ Status ServerApp::start() {
   }
   tokens_ = std::make_unique<infra::gateway::ApiTokens>(config_.api_tokens);
   gateway_ = std::make_unique<infra::gateway::CommandGateway>(*bus_, *tokens_);
-  project_service_ = std::make_unique<infra::gateway::ProjectServiceImpl>(*gateway_);
-  deployment_service_ = std::make_unique<infra::gateway::DeploymentServiceImpl>(*gateway_);
-  infrastructure_service_ =
-      std::make_unique<infra::gateway::InfrastructureServiceImpl>(*gateway_);
+  AXION_RETURN_IF_ERROR(start_views());
+  project_service_ =
+      std::make_unique<infra::gateway::ProjectServiceImpl>(*gateway_, query_gateway_.get());
+  deployment_service_ =
+      std::make_unique<infra::gateway::DeploymentServiceImpl>(*gateway_, query_gateway_.get());
+  infrastructure_service_ = std::make_unique<infra::gateway::InfrastructureServiceImpl>(
+      *gateway_, query_gateway_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -129,12 +134,46 @@ Status ServerApp::start() {
   return ok_status();
 }
 
+// The views: PostgreSQL when DATABASE_URL is set (shared by the servers using it, which then
+// split the partitions in one consumer group), else a RocksDB store of this instance's own.
+Status ServerApp::start_views() {
+  std::string group = "axion-projections";
+  if (!config_.database_url.empty()) {
+    infra::postgres::PostgresConfig pg;
+    pg.url = config_.database_url;
+    pg.schema = config_.views_schema;
+    spdlog::info("opening the views in PostgreSQL (schema {})", pg.schema);
+    auto store = infra::postgres::open_postgres_view_store(pg);
+    if (!store.ok()) return store.status();
+    views_ = std::move(store).value();
+  } else {
+    spdlog::info("opening the views in RocksDB at {}", config_.views_dir());
+    auto store = infra::rocksdb::open_rocks_view_store(config_.views_dir());
+    if (!store.ok()) return store.status();
+    views_ = std::move(store).value();
+    group += "-" + config_.instance_id;  // every server keeps all views of its own
+  }
+  projections::ProjectionOptions options;
+  options.group = group;
+  options.clock = wall_clock_ms;
+  options.projector.max_history_per_project =
+      static_cast<std::size_t>(config_.max_deployments_per_project);
+  projection_ = std::make_unique<projections::ProjectionProcessor>(*log_, *views_, options);
+  AXION_RETURN_IF_ERROR(projection_->start());
+  queries_ = std::make_unique<projections::ViewQueries>(*views_);
+  query_gateway_ =
+      std::make_unique<infra::gateway::QueryGateway>(*tokens_, *queries_, *projection_);
+  return ok_status();
+}
+
 Status ServerApp::ready() const {
   if (!serving_) return unavailable("axion-server is starting or stopping");
   auto partitions = log_->partition_count(std::string(events::kCommandsTopic));
   if (!partitions.ok()) return partitions.status();
   if (!processor_) return unavailable("the command processor is not running");
-  return processor_->health();
+  AXION_RETURN_IF_ERROR(processor_->health());
+  if (!projection_) return unavailable("the projection processor is not running");
+  return projection_->health();
 }
 
 std::string ServerApp::metrics() const {
@@ -169,6 +208,23 @@ std::string ServerApp::metrics() const {
     counter("axion_snapshots_discarded_total",
             "Snapshots discarded (fold version changed, or they do not match the log).",
             stats.snapshots_discarded);
+    if (projection_) {
+      const auto views = projection_->stats();
+      counter("axion_projection_events_total", "Events applied to the views.",
+              views.events_applied);
+      counter("axion_projection_conflicts_total",
+              "View commits refused because another writer had moved the offsets.",
+              views.conflicts);
+      out << "# HELP axion_projection_lag_milliseconds Time from the last applied event to its "
+             "commit into the views.\n# TYPE axion_projection_lag_milliseconds gauge\n"
+             "axion_projection_lag_milliseconds "
+          << views.last_lag_ms << "\n";
+      if (auto lag = projection_->lag_records(); lag.ok()) {
+        out << "# HELP axion_projection_lag_records Events in the log not yet applied to the "
+               "views.\n# TYPE axion_projection_lag_records gauge\naxion_projection_lag_records "
+            << *lag << "\n";
+      }
+    }
     counter("axion_snapshot_failures_total",
             "Snapshot store errors (the processor went on from the log).",
             stats.snapshot_failures);
@@ -187,9 +243,14 @@ void ServerApp::stop() {
   // commits the batch in hand), and only then the log they write to.
   if (bus_) bus_->stop();
   if (processor_) processor_->stop();
+  if (projection_) projection_->stop();
   infrastructure_service_.reset();
   deployment_service_.reset();
   project_service_.reset();
+  query_gateway_.reset();
+  queries_.reset();
+  projection_.reset();
+  views_.reset();
   gateway_.reset();
   bus_.reset();
   processor_.reset();

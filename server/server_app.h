@@ -16,6 +16,9 @@
 #include "infra/grpc/deployment_service.h"
 #include "infra/grpc/infrastructure_service.h"
 #include "infra/grpc/project_service.h"
+#include "infra/grpc/query_gateway.h"
+#include "projections/projection_processor.h"
+#include "projections/queries.h"
 #include "infra/http/http_server.h"
 #include "server/config.h"
 
@@ -40,6 +43,7 @@ class ServerApp {
 
  private:
   Status ready() const;
+  Status start_views();
   std::string metrics() const;
 
   ServerConfig config_;
@@ -49,6 +53,11 @@ class ServerApp {
   std::unique_ptr<commands::CommandBus> bus_;
   std::unique_ptr<infra::gateway::ApiTokens> tokens_;
   std::unique_ptr<infra::gateway::CommandGateway> gateway_;
+  // The read side: views, the processor keeping them current, the queries over them.
+  std::unique_ptr<projections::ViewStore> views_;
+  std::unique_ptr<projections::ProjectionProcessor> projection_;
+  std::unique_ptr<projections::ViewQueries> queries_;
+  std::unique_ptr<infra::gateway::QueryGateway> query_gateway_;
   std::unique_ptr<infra::gateway::ProjectServiceImpl> project_service_;
   std::unique_ptr<infra::gateway::DeploymentServiceImpl> deployment_service_;
   std::unique_ptr<infra::gateway::InfrastructureServiceImpl> infrastructure_service_;

@@ -1,17 +1,21 @@
 // DeploymentService over gRPC: DeployProject, CancelDeployment, RollbackDeployment,
 // PromoteDeployment and PauseDeployment go through the CommandGateway to the project aggregate
-// (deployments live in it, so every request names its project_id). The query RPCs stay
-// UNIMPLEMENTED until the read side exists.
+// (deployments live in it, so every request names its project_id). GetDeployment,
+// ListDeployments and GetDeploymentStatus answer from the views through the QueryGateway.
 #pragma once
 
 #include "axion/v1/deployment.grpc.pb.h"
 #include "infra/grpc/command_gateway.h"
+#include "infra/grpc/query_gateway.h"
 
 namespace axion::infra::gateway {
 
 class DeploymentServiceImpl final : public axion::v1::DeploymentService::Service {
  public:
-  explicit DeploymentServiceImpl(const CommandGateway& gateway) : gateway_(gateway) {}
+  // Without `queries` the query RPCs answer UNAVAILABLE.
+  explicit DeploymentServiceImpl(const CommandGateway& gateway,
+                                 const QueryGateway* queries = nullptr)
+      : gateway_(gateway), queries_(queries) {}
 
   ::grpc::Status DeployProject(::grpc::ServerContext* context,
                                const axion::v1::DeployProjectRequest* request,
@@ -28,9 +32,19 @@ class DeploymentServiceImpl final : public axion::v1::DeploymentService::Service
   ::grpc::Status PauseDeployment(::grpc::ServerContext* context,
                                  const axion::v1::PauseDeploymentRequest* request,
                                  axion::v1::PauseDeploymentResponse* response) override;
+  ::grpc::Status GetDeployment(::grpc::ServerContext* context,
+                               const axion::v1::GetDeploymentRequest* request,
+                               axion::v1::GetDeploymentResponse* response) override;
+  ::grpc::Status ListDeployments(::grpc::ServerContext* context,
+                                 const axion::v1::ListDeploymentsRequest* request,
+                                 axion::v1::ListDeploymentsResponse* response) override;
+  ::grpc::Status GetDeploymentStatus(::grpc::ServerContext* context,
+                                     const axion::v1::GetDeploymentStatusRequest* request,
+                                     axion::v1::GetDeploymentStatusResponse* response) override;
 
  private:
   const CommandGateway& gateway_;
+  const QueryGateway* queries_;
 };
 
 }  // namespace axion::infra::gateway

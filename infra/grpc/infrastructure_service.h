@@ -1,10 +1,12 @@
 // InfrastructureService over gRPC: the cluster, server and agent commands go through the
 // CommandGateway to the cluster aggregate (servers live in it, so server requests name their
-// cluster_id). The query RPCs stay UNIMPLEMENTED until the read side exists.
+// cluster_id). GetCluster, ListClusters, ListClusterServers and GetAgentStatus answer from the
+// views through the QueryGateway.
 #pragma once
 
 #include "axion/v1/infrastructure.grpc.pb.h"
 #include "infra/grpc/command_gateway.h"
+#include "infra/grpc/query_gateway.h"
 
 namespace axion::infra::gateway {
 
@@ -14,7 +16,10 @@ inline constexpr std::string_view kCredentialsNotYet =
 
 class InfrastructureServiceImpl final : public axion::v1::InfrastructureService::Service {
  public:
-  explicit InfrastructureServiceImpl(const CommandGateway& gateway) : gateway_(gateway) {}
+  // Without `queries` the query RPCs answer UNAVAILABLE.
+  explicit InfrastructureServiceImpl(const CommandGateway& gateway,
+                                     const QueryGateway* queries = nullptr)
+      : gateway_(gateway), queries_(queries) {}
 
   ::grpc::Status CreateCluster(::grpc::ServerContext*, const axion::v1::CreateClusterRequest*,
                                axion::v1::CreateClusterResponse*) override;
@@ -33,9 +38,19 @@ class InfrastructureServiceImpl final : public axion::v1::InfrastructureService:
   ::grpc::Status TestServerConnection(::grpc::ServerContext*,
                                       const axion::v1::TestServerConnectionRequest*,
                                       axion::v1::TestServerConnectionResponse*) override;
+  ::grpc::Status GetCluster(::grpc::ServerContext*, const axion::v1::GetClusterRequest*,
+                            axion::v1::GetClusterResponse*) override;
+  ::grpc::Status ListClusters(::grpc::ServerContext*, const axion::v1::ListClustersRequest*,
+                              axion::v1::ListClustersResponse*) override;
+  ::grpc::Status ListClusterServers(::grpc::ServerContext*,
+                                    const axion::v1::ListClusterServersRequest*,
+                                    axion::v1::ListClusterServersResponse*) override;
+  ::grpc::Status GetAgentStatus(::grpc::ServerContext*, const axion::v1::GetAgentStatusRequest*,
+                                axion::v1::GetAgentStatusResponse*) override;
 
  private:
   const CommandGateway& gateway_;
+  const QueryGateway* queries_;
 };
 
 }  // namespace axion::infra::gateway

@@ -1,15 +1,18 @@
 // ProjectService over gRPC: the command RPCs (RegisterProject, PublishGraph) go through the
-// CommandGateway; the query RPCs stay UNIMPLEMENTED until the read side exists.
+// CommandGateway; the query RPCs (GetProject, ListProjects, GetGraph) through the QueryGateway.
 #pragma once
 
 #include "axion/v1/project.grpc.pb.h"
 #include "infra/grpc/command_gateway.h"
+#include "infra/grpc/query_gateway.h"
 
 namespace axion::infra::gateway {
 
 class ProjectServiceImpl final : public axion::v1::ProjectService::Service {
  public:
-  explicit ProjectServiceImpl(const CommandGateway& gateway) : gateway_(gateway) {}
+  // Without `queries` the query RPCs answer UNAVAILABLE.
+  explicit ProjectServiceImpl(const CommandGateway& gateway, const QueryGateway* queries = nullptr)
+      : gateway_(gateway), queries_(queries) {}
 
   ::grpc::Status RegisterProject(::grpc::ServerContext* context,
                                  const axion::v1::RegisterProjectRequest* request,
@@ -17,9 +20,18 @@ class ProjectServiceImpl final : public axion::v1::ProjectService::Service {
   ::grpc::Status PublishGraph(::grpc::ServerContext* context,
                               const axion::v1::PublishGraphRequest* request,
                               axion::v1::PublishGraphResponse* response) override;
+  ::grpc::Status GetProject(::grpc::ServerContext* context,
+                            const axion::v1::GetProjectRequest* request,
+                            axion::v1::GetProjectResponse* response) override;
+  ::grpc::Status ListProjects(::grpc::ServerContext* context,
+                              const axion::v1::ListProjectsRequest* request,
+                              axion::v1::ListProjectsResponse* response) override;
+  ::grpc::Status GetGraph(::grpc::ServerContext* context, const axion::v1::GetGraphRequest* request,
+                          axion::v1::GetGraphResponse* response) override;
 
  private:
   const CommandGateway& gateway_;
+  const QueryGateway* queries_;
 };
 
 }  // namespace axion::infra::gateway

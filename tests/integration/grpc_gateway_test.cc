@@ -165,13 +165,13 @@ TEST_P(GrpcGateway, RegisterPublishDeployReturnIdsAndPositionsAndRecordTheActor)
   EXPECT_EQ(events[0].type(), "axion.v1.ProjectRegistered");
   for (const auto& e : events) EXPECT_EQ(e.actor(), "alice");
 
-  // Query RPCs are not the gateway's yet.
+  // A query needs the id it asks for.
   grpc::ClientContext q;
   authorize(q);
   v1::GetDeploymentRequest get;
   v1::GetDeploymentResponse got;
   EXPECT_EQ(deployments_->GetDeployment(&q, get, &got).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+            grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_P(GrpcGateway, RetryWithTheSameIdempotencyKeyReturnsTheFirstResultAndAppendsNothing) {
@@ -330,6 +330,86 @@ TEST_P(GrpcGateway, OneOfAHundredConcurrentDeploysIsAcceptedAndTheOthersNameIt) 
     ++refused;
   }
   EXPECT_EQ(refused, kCalls - 1);
+}
+
+// The query RPCs answer from the views; with the command's positions as consistency token the
+// answer already shows the command (read-your-writes), whatever the projection's lag.
+TEST_P(GrpcGateway, QueriesReadTheirWritesAndRefusePrecisely) {
+  grpc::ClientContext rctx;
+  authorize(rctx);
+  v1::RegisterProjectRequest reg;
+  reg.set_name("shop");
+  v1::RegisterProjectResponse registered;
+  ASSERT_TRUE(projects_->RegisterProject(&rctx, reg, &registered).ok());
+  publish(registered.project_id());
+  grpc::ClientContext dctx;
+  authorize(dctx);
+  v1::DeployProjectResponse deployed;
+  ASSERT_TRUE(deployments_->DeployProject(&dctx, deploy_request(registered.project_id()), &deployed).ok());
+
+  grpc::ClientContext gctx;
+  authorize(gctx);
+  v1::GetDeploymentRequest get;
+  get.set_deployment_id(deployed.deployment_id());
+  *get.mutable_min_positions() = deployed.positions();
+  v1::GetDeploymentResponse got;
+  auto s = deployments_->GetDeployment(&gctx, get, &got);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(got.deployment().project_id(), registered.project_id());
+  EXPECT_EQ(got.deployment().status(), v1::DEPLOYMENT_STATUS_PENDING);
+  EXPECT_EQ(got.deployment().requested_by(), "alice");
+
+  grpc::ClientContext pctx;
+  authorize(pctx);
+  v1::GetProjectRequest gp;
+  gp.set_project_id(registered.project_id());
+  *gp.mutable_min_positions() = deployed.positions();
+  v1::GetProjectResponse project;
+  ASSERT_TRUE(projects_->GetProject(&pctx, gp, &project).ok());
+  EXPECT_EQ(project.project().latest_graph_version(), 1u);
+
+  grpc::ClientContext lctx;
+  authorize(lctx);
+  v1::ListDeploymentsRequest list;
+  list.set_project_id(registered.project_id());
+  v1::ListDeploymentsResponse listed;
+  ASSERT_TRUE(deployments_->ListDeployments(&lctx, list, &listed).ok());
+  ASSERT_EQ(listed.deployments_size(), 1);
+
+  auto code_of = [&](auto call) {
+    grpc::ClientContext ctx;
+    authorize(ctx);
+    return call(ctx).error_code();
+  };
+  EXPECT_EQ(code_of([&](grpc::ClientContext& ctx) {
+              v1::GetDeploymentRequest r;
+              r.set_deployment_id("no-such-deployment");
+              v1::GetDeploymentResponse out;
+              return deployments_->GetDeployment(&ctx, r, &out);
+            }),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(code_of([&](grpc::ClientContext& ctx) {
+              v1::ListDeploymentsRequest r;
+              r.set_page_token("not-a-token");
+              v1::ListDeploymentsResponse out;
+              return deployments_->ListDeployments(&ctx, r, &out);
+            }),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(code_of([&](grpc::ClientContext& ctx) {
+              v1::GetClusterRequest r;
+              r.set_cluster_id("c-1");
+              auto* far = r.add_min_positions();
+              far->set_topic(std::string(events::kInfrastructureEventsTopic));
+              far->set_offset(1'000'000'000);
+              ctx.set_deadline(std::chrono::system_clock::now() + milliseconds(300));
+              v1::GetClusterResponse out;
+              return infrastructure_->GetCluster(&ctx, r, &out);
+            }),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  grpc::ClientContext anonymous;
+  v1::GetProjectResponse none;
+  EXPECT_EQ(projects_->GetProject(&anonymous, gp, &none).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GrpcGateway, ::testing::Values("rocksdb", "kafka"),

@@ -46,7 +46,8 @@ class ServerProcess {
     std::vector<std::string> env;
     for (char** e = environ; *e; ++e) {
       std::string kv = *e;
-      if (kv.rfind("KAFKA_BROKERS=", 0) == 0) continue;  // embedded unless the test says so
+      // Embedded log and views unless the test says otherwise.
+      if (kv.rfind("KAFKA_BROKERS=", 0) == 0 || kv.rfind("DATABASE_URL=", 0) == 0) continue;
       env.push_back(kv);
     }
     for (auto& kv : env_overrides) env.push_back(kv);

@@ -116,6 +116,15 @@ void ProjectionProcessor::stop() {
   running_ = false;
   if (thread_.joinable()) thread_.join();
   if (consumer_) consumer_->close();
+  consumer_.reset();
+  std::lock_guard lock(mu_);
+  to_seek_.clear();
+  assigned_.clear();
+}
+
+void ProjectionProcessor::forget_offsets() {
+  std::lock_guard lock(mu_);
+  applied_.clear();
 }
 
 Status ProjectionProcessor::health() const {

@@ -59,6 +59,9 @@ class ProjectionProcessor {
 
   Status start();
   void stop();  // finishes the batch in hand; idempotent
+  // Between stop() and start(): forget the offsets applied so far (the store was swapped for
+  // another; start() reads the new store's).
+  void forget_offsets();
   Status health() const;
   ProjectionStats stats() const;
   // The next offset to apply per partition, as far as this processor knows.

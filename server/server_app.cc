@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "commands/aggregate_kinds.h"
@@ -14,6 +16,8 @@
 #include "infra/rocksdb/rocks_event_log.h"
 #include "infra/rocksdb/snapshot_store.h"
 #include "infra/rocksdb/view_store.h"
+#include "projections/replay.h"
+#include "infra/postgres/migrations.h"
 #include "infra/postgres/view_store.h"
 
 namespace axion::server {
@@ -114,6 +118,7 @@ Status ServerApp::start() {
   builder.RegisterService(project_service_.get());
   builder.RegisterService(deployment_service_.get());
   builder.RegisterService(infrastructure_service_.get());
+  builder.RegisterService(admin_service_.get());
   grpc_ = builder.BuildAndStart();
   grpc_port_ = grpc_port;
   if (!grpc_ || grpc_port == 0) {
@@ -134,36 +139,148 @@ Status ServerApp::start() {
   return ok_status();
 }
 
+namespace {
+
+// The RocksDB views live in <views dir>/<generation>; CURRENT names the generation in use.
+std::string read_generation(const std::string& views_dir) {
+  std::ifstream in(std::filesystem::path(views_dir) / "CURRENT");
+  std::string generation;
+  if (in >> generation && !generation.empty() &&
+      generation.find_first_not_of("0123456789") == std::string::npos) {
+    return generation;
+  }
+  return "1";
+}
+
+Status write_generation(const std::string& views_dir, const std::string& generation) {
+  const auto dir = std::filesystem::path(views_dir);
+  {
+    std::ofstream out(dir / "CURRENT.tmp", std::ios::trunc);
+    out << generation << "\n";
+    out.flush();
+    if (!out) return unavailable("cannot write " + (dir / "CURRENT.tmp").string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(dir / "CURRENT.tmp", dir / "CURRENT", ec);  // atomic on POSIX
+  if (ec) return unavailable("cannot replace " + (dir / "CURRENT").string() + ": " + ec.message());
+  return ok_status();
+}
+
+}  // namespace
+
+projections::ProjectorOptions ServerApp::projector_options() const {
+  projections::ProjectorOptions options;
+  options.max_history_per_project = static_cast<std::size_t>(config_.max_deployments_per_project);
+  return options;
+}
+
+Result<std::shared_ptr<projections::ViewStore>> ServerApp::open_views(const std::string& where) {
+  if (!config_.database_url.empty()) {
+    infra::postgres::PostgresConfig pg;
+    pg.url = config_.database_url;
+    pg.schema = where;
+    auto store = infra::postgres::open_postgres_view_store(pg);
+    if (!store.ok()) return store.status();
+    return std::shared_ptr<projections::ViewStore>(std::move(store).value());
+  }
+  auto store = infra::rocksdb::open_rocks_view_store(where);
+  if (!store.ok()) return store.status();
+  return std::shared_ptr<projections::ViewStore>(std::move(store).value());
+}
+
 // The views: PostgreSQL when DATABASE_URL is set (shared by the servers using it, which then
 // split the partitions in one consumer group), else a RocksDB store of this instance's own.
 Status ServerApp::start_views() {
   std::string group = "axion-projections";
-  if (!config_.database_url.empty()) {
-    infra::postgres::PostgresConfig pg;
-    pg.url = config_.database_url;
-    pg.schema = config_.views_schema;
-    spdlog::info("opening the views in PostgreSQL (schema {})", pg.schema);
-    auto store = infra::postgres::open_postgres_view_store(pg);
-    if (!store.ok()) return store.status();
-    views_ = std::move(store).value();
-  } else {
-    spdlog::info("opening the views in RocksDB at {}", config_.views_dir());
-    auto store = infra::rocksdb::open_rocks_view_store(config_.views_dir());
-    if (!store.ok()) return store.status();
-    views_ = std::move(store).value();
+  std::string where = config_.views_schema;
+  if (config_.database_url.empty()) {
+    where = (std::filesystem::path(config_.views_dir()) / read_generation(config_.views_dir()))
+                .string();
     group += "-" + config_.instance_id;  // every server keeps all views of its own
   }
+  spdlog::info("opening the views ({} {})", config_.database_url.empty() ? "RocksDB at"
+                                                                          : "PostgreSQL schema",
+               where);
+  auto store = open_views(where);
+  if (!store.ok()) return store.status();
+  views_ = std::make_shared<projections::SwappableViewStore>(std::move(store).value());
   projections::ProjectionOptions options;
   options.group = group;
   options.clock = wall_clock_ms;
-  options.projector.max_history_per_project =
-      static_cast<std::size_t>(config_.max_deployments_per_project);
+  options.projector = projector_options();
   projection_ = std::make_unique<projections::ProjectionProcessor>(*log_, *views_, options);
   AXION_RETURN_IF_ERROR(projection_->start());
   queries_ = std::make_unique<projections::ViewQueries>(*views_);
   query_gateway_ =
       std::make_unique<infra::gateway::QueryGateway>(*tokens_, *queries_, *projection_);
+  admin_service_ = std::make_unique<infra::gateway::AdminServiceImpl>(*query_gateway_, *log_,
+                                                                      *this, projector_options());
   return ok_status();
+}
+
+Result<axion::v1::RebuildViewsResponse> ServerApp::rebuild_views() {
+  std::lock_guard lock(rebuild_mu_);
+  if (!projection_ || !views_) return unavailable("axion-server is not serving");
+  const auto started = std::chrono::steady_clock::now();
+  const bool postgres = !config_.database_url.empty();
+  std::string generation, where;
+  if (postgres) {
+    where = config_.views_schema + "_rebuild";
+    AXION_RETURN_IF_ERROR(infra::postgres::drop_postgres_schema(config_.database_url, where));
+  } else {
+    generation = std::to_string(std::stoull(read_generation(config_.views_dir())) + 1);
+    where = (std::filesystem::path(config_.views_dir()) / generation).string();
+    std::error_code ec;
+    std::filesystem::remove_all(where, ec);  // a rebuild that died half-way
+  }
+  spdlog::info("rebuilding the views into {}", where);
+  auto fresh = open_views(where);
+  if (!fresh.ok()) return fresh.status();
+  projections::ReplayOptions replay_options;
+  replay_options.projector = projector_options();
+  // The bulk while the current views keep serving and keep being updated...
+  auto bulk = projections::replay(*log_, **fresh, replay_options);
+  if (!bulk.ok()) return bulk.status();
+  // ...then the tail with updates paused (queries are still answered), and the swap.
+  projection_->stop();
+  auto tail = projections::replay(*log_, **fresh, replay_options);
+  Status swapped = tail.status();
+  std::shared_ptr<projections::ViewStore> old;
+  if (swapped.ok() && postgres) {
+    fresh->reset();
+    swapped = infra::postgres::promote_postgres_views(config_.database_url, where,
+                                                      config_.views_schema);
+    if (swapped.ok()) {
+      auto live = open_views(config_.views_schema);
+      swapped = live.status();
+      if (live.ok()) old = views_->swap(std::move(live).value());
+    }
+  } else if (swapped.ok()) {
+    swapped = write_generation(config_.views_dir(), generation);
+    if (swapped.ok()) old = views_->swap(*fresh);
+  }
+  projection_->forget_offsets();
+  Status restarted = projection_->start();
+  AXION_RETURN_IF_ERROR(swapped);
+  AXION_RETURN_IF_ERROR(restarted);
+  if (!postgres && old) {
+    // The previous generation: gone once the last in-flight query lets go of it.
+    const std::string previous =
+        (std::filesystem::path(config_.views_dir()) /
+         std::to_string(std::stoull(generation) - 1)).string();
+    old.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(previous, ec);
+  }
+  axion::v1::RebuildViewsResponse response;
+  response.set_records(bulk->records + tail->records);
+  response.set_events(bulk->events + tail->events);
+  response.set_duration_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count());
+  response.set_store(postgres ? config_.views_schema : where);
+  spdlog::info("views rebuilt: {} events in {} ms", response.events(), response.duration_ms());
+  return response;
 }
 
 Status ServerApp::ready() const {
@@ -247,6 +364,7 @@ void ServerApp::stop() {
   infrastructure_service_.reset();
   deployment_service_.reset();
   project_service_.reset();
+  admin_service_.reset();
   query_gateway_.reset();
   queries_.reset();
   projection_.reset();

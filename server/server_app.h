@@ -7,27 +7,30 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <mutex>
 #include <memory>
 
 #include "commands/command_bus.h"
 #include "commands/command_processor.h"
 #include "common/status.h"
 #include "events/event_log.h"
+#include "infra/grpc/admin_service.h"
 #include "infra/grpc/deployment_service.h"
 #include "infra/grpc/infrastructure_service.h"
 #include "infra/grpc/project_service.h"
 #include "infra/grpc/query_gateway.h"
 #include "projections/projection_processor.h"
 #include "projections/queries.h"
+#include "projections/swappable_view_store.h"
 #include "infra/http/http_server.h"
 #include "server/config.h"
 
 namespace axion::server {
 
-class ServerApp {
+class ServerApp final : public infra::gateway::ViewsAdmin {
  public:
   explicit ServerApp(ServerConfig config);
-  ~ServerApp();
+  ~ServerApp() override;
   ServerApp(const ServerApp&) = delete;
   ServerApp& operator=(const ServerApp&) = delete;
 
@@ -35,6 +38,10 @@ class ServerApp {
   Status start();
   // Graceful: stop accepting, finish in-flight calls, close the log. Idempotent.
   void stop();
+  // Rebuilds the views from offset 0 into a fresh store while the current one keeps serving,
+  // then swaps it in (RocksDB: a new generation directory named in views/<instance>/CURRENT;
+  // PostgreSQL: a schema promoted in place of the live one). One rebuild at a time.
+  Result<axion::v1::RebuildViewsResponse> rebuild_views() override;
 
   int http_port() const { return ops_ ? ops_->port() : 0; }
   int grpc_port() const { return grpc_port_; }
@@ -44,6 +51,9 @@ class ServerApp {
  private:
   Status ready() const;
   Status start_views();
+  projections::ProjectorOptions projector_options() const;
+  // The view store at `where`: a PostgreSQL schema with DATABASE_URL, else a RocksDB directory.
+  Result<std::shared_ptr<projections::ViewStore>> open_views(const std::string& where);
   std::string metrics() const;
 
   ServerConfig config_;
@@ -54,7 +64,9 @@ class ServerApp {
   std::unique_ptr<infra::gateway::ApiTokens> tokens_;
   std::unique_ptr<infra::gateway::CommandGateway> gateway_;
   // The read side: views, the processor keeping them current, the queries over them.
-  std::unique_ptr<projections::ViewStore> views_;
+  std::shared_ptr<projections::SwappableViewStore> views_;
+  std::mutex rebuild_mu_;
+  std::unique_ptr<infra::gateway::AdminServiceImpl> admin_service_;
   std::unique_ptr<projections::ProjectionProcessor> projection_;
   std::unique_ptr<projections::ViewQueries> queries_;
   std::unique_ptr<infra::gateway::QueryGateway> query_gateway_;

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <thread>
 
+#include "axion/v1/admin.grpc.pb.h"
 #include "axion/v1/deployment.grpc.pb.h"
 #include "axion/v1/infrastructure.grpc.pb.h"
 #include "axion/v1/project.grpc.pb.h"
@@ -410,6 +411,88 @@ TEST_P(GrpcGateway, QueriesReadTheirWritesAndRefusePrecisely) {
   v1::GetProjectResponse none;
   EXPECT_EQ(projects_->GetProject(&anonymous, gp, &none).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+// Rebuild the views while serving, then keep serving from the rebuilt ones; a project as of an
+// instant; its audit export, stable across the rebuild.
+TEST_P(GrpcGateway, RebuildAsOfAndAuditExport) {
+  auto admin = v1::AdminService::NewStub(channel_);
+  const std::string project = register_project();
+  publish(project);
+  const auto before_deploy = std::chrono::system_clock::now();
+  std::this_thread::sleep_for(milliseconds(5));  // a distinct instant, not an assertion on time
+  grpc::ClientContext dctx;
+  authorize(dctx);
+  v1::DeployProjectResponse deployed;
+  ASSERT_TRUE(deployments_->DeployProject(&dctx, deploy_request(project), &deployed).ok());
+
+  auto export_lines = [&] {
+    grpc::ClientContext ctx;
+    authorize(ctx);
+    v1::ExportAuditRequest req;
+    req.set_project_id(project);
+    auto reader = admin->ExportAudit(&ctx, req);
+    std::vector<std::string> lines;
+    v1::ExportAuditResponse line;
+    while (reader->Read(&line)) lines.push_back(line.line());
+    EXPECT_TRUE(reader->Finish().ok());
+    return lines;
+  };
+  const auto first = export_lines();
+  ASSERT_EQ(first.size(), 3u);
+  EXPECT_THAT(first[2], HasSubstr("\"type\":\"axion.v1.DeploymentRequested\""));
+
+  grpc::ClientContext rctx;
+  authorize(rctx);
+  v1::RebuildViewsResponse rebuilt;
+  auto s = admin->RebuildViews(&rctx, v1::RebuildViewsRequest(), &rebuilt);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_GE(rebuilt.events(), 3u);
+  EXPECT_EQ(export_lines(), first);
+
+  // The rebuilt views answer, and keep following the log.
+  grpc::ClientContext gctx;
+  authorize(gctx);
+  v1::GetDeploymentRequest get;
+  get.set_deployment_id(deployed.deployment_id());
+  v1::GetDeploymentResponse got;
+  ASSERT_TRUE(deployments_->GetDeployment(&gctx, get, &got).ok());
+  grpc::ClientContext cctx;
+  authorize(cctx);
+  v1::CancelDeploymentRequest cancel;
+  cancel.set_project_id(project);
+  cancel.set_deployment_id(deployed.deployment_id());
+  v1::CancelDeploymentResponse cancelled;
+  ASSERT_TRUE(deployments_->CancelDeployment(&cctx, cancel, &cancelled).ok());
+  grpc::ClientContext pctx;
+  authorize(pctx);
+  v1::GetProjectRequest gp;
+  gp.set_project_id(project);
+  *gp.mutable_min_positions() = cancelled.positions();
+  v1::GetProjectResponse after;
+  ASSERT_TRUE(projects_->GetProject(&pctx, gp, &after).ok());
+  EXPECT_EQ(after.project().version(), 4u);
+
+  // As of before the deployment: the project and its graph, no deployment.
+  grpc::ClientContext actx;
+  authorize(actx);
+  v1::GetProjectAsOfRequest as_of;
+  as_of.set_project_id(project);
+  as_of.mutable_at()->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(
+                                      before_deploy.time_since_epoch()).count());
+  as_of.mutable_at()->set_nanos(static_cast<int>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(before_deploy.time_since_epoch())
+          .count() % 1000000000));
+  v1::GetProjectAsOfResponse then;
+  s = admin->GetProjectAsOf(&actx, as_of, &then);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(then.events(), 2u);
+  EXPECT_EQ(then.deployments_size(), 0);
+  EXPECT_EQ(then.graph().version(), 1u);
+  grpc::ClientContext ectx;
+  authorize(ectx);
+  as_of.mutable_at()->set_seconds(1);  // 1970: the project did not exist
+  EXPECT_EQ(admin->GetProjectAsOf(&ectx, as_of, &then).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, GrpcGateway, ::testing::Values("rocksdb", "kafka"),

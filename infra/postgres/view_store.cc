@@ -136,7 +136,7 @@ class PostgresViewStore final : public projections::ViewStore {
       const char* dir = query.newest_first ? " DESC" : " ASC";
       if (query.after) {
         sql += " AND (sort_key, " + spec.pk + ") " + (query.newest_first ? "<" : ">") + " (" +
-               std::to_string(query.after->first) + "::bigint, " + tx.quote(query.after->second) +
+               "(" + std::to_string(query.after->first) + ")::bigint, " + tx.quote(query.after->second) +
                ")";
       }
       sql += " ORDER BY sort_key" + std::string(dir) + ", " + spec.pk + dir + " LIMIT " +

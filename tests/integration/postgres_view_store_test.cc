@@ -270,6 +270,25 @@ TEST_F(PostgresViews, ConnectionErrorsNameTheHostAndNeverThePassword) {
   }
 }
 
+TEST_F(PostgresViews, AStatementOverItsTimeoutIsDeadlineExceeded) {
+  PostgresConfig config;
+  config.url = url_;
+  config.schema = schema_;
+  config.statement_timeout = std::chrono::milliseconds(200);
+  auto store = infra::postgres::open_postgres_view_store(config);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  // Another session holds the table; the read waits for it until its timeout.
+  pqxx::connection holder(url_);
+  pqxx::work lock(holder);
+  lock.exec("LOCK TABLE \"" + schema_ + "\".projects IN ACCESS EXCLUSIVE MODE");
+  auto row = (*store)->get(Table::kProjects, "p-1");
+  EXPECT_EQ(row.status().code(), StatusCode::kDeadlineExceeded) << row.status().to_string();
+  EXPECT_TRUE(row.status().retryable());
+  lock.abort();
+  row = (*store)->get(Table::kProjects, "p-1");
+  EXPECT_TRUE(row.ok()) << row.status().to_string();
+}
+
 TEST_F(PostgresViews, PromoteSwapsARebuiltSchemaInWhileReadersRead) {
   const std::string live = schema("live");
   const std::string rebuilt = schema("rebuilt");

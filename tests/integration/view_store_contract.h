@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,8 @@ struct ViewStoreBackend {
 };
 
 std::vector<ViewStoreBackend> all_view_store_backends();
+// gtest prints a parameter by name, not as bytes.
+inline void PrintTo(const ViewStoreBackend& backend, std::ostream* os) { *os << backend.name; }
 
 // DATABASE_URL, or a FAILED_PRECONDITION that says how to get one.
 Result<std::string> database_url();

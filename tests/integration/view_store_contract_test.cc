@@ -147,6 +147,12 @@ TEST_P(ViewStoreContract, OrdersBySortKeyThenKeyBothWays) {
   EXPECT_THAT(keys(list(q).rows), ElementsAreArray(descending));
   EXPECT_EQ(ascending.front(), "min");
   EXPECT_EQ(ascending.back(), "max");
+  // Paging one row at a time resumes after the extremes of the sort key too.
+  for (bool newest_first : {false, true}) {
+    q.newest_first = newest_first;
+    q.limit = 1;
+    EXPECT_THAT(keys(list_all(q)), ElementsAreArray(newest_first ? descending : ascending));
+  }
 }
 
 TEST_P(ViewStoreContract, PagesThroughEveryRowWithoutLossOrRepeat) {

@@ -270,6 +270,37 @@ TEST_F(PostgresViews, ConnectionErrorsNameTheHostAndNeverThePassword) {
   }
 }
 
+TEST_F(PostgresViews, RecoversFromConnectionsTheServerDropped) {
+  // A store whose connections carry a name of their own, so only they are terminated.
+  const std::string app = unique_schema("app");
+  PostgresConfig config;
+  config.url = url_ + (url_.find('?') == std::string::npos ? "?" : "&") + "application_name=" + app;
+  config.schema = schema_;
+  auto opened = infra::postgres::open_postgres_view_store(config);
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  ViewStore& store = **opened;
+  commit(store, {"views", {put(project_row("p-1", 1))}, {}, {{{"t", 0}, 1}}});
+  auto terminate = [&] {
+    return sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+               "application_name = '" + app + "'")[0][0].as<int>();
+  };
+  ASSERT_GE(terminate(), 1);
+  // Reads retry once on a fresh connection when a pooled one has gone stale.
+  auto row = store.get(Table::kProjects, "p-1");
+  ASSERT_TRUE(row.ok()) << row.status().to_string();
+  EXPECT_TRUE(row->has_value());
+  // A commit is not repeated behind the caller's back: UNAVAILABLE, then the next one works.
+  ASSERT_GE(terminate(), 1);
+  const Status lost = store.commit({"views", {put(project_row("p-2", 2))}, {{{"t", 0}, 1}},
+                                    {{{"t", 0}, 2}}});
+  EXPECT_EQ(lost.code(), StatusCode::kUnavailable) << lost.to_string();
+  EXPECT_TRUE(lost.retryable());
+  commit(store, {"views", {put(project_row("p-2", 2))}, {{{"t", 0}, 1}}, {{{"t", 0}, 2}}});
+  auto offsets = store.offsets("views");
+  ASSERT_TRUE(offsets.ok());
+  EXPECT_EQ(offsets->at({"t", 0}), 2);
+}
+
 TEST_F(PostgresViews, AStatementOverItsTimeoutIsDeadlineExceeded) {
   PostgresConfig config;
   config.url = url_;

@@ -2,6 +2,8 @@
 // deployment, history and audit rows; infrastructure events -> cluster and server rows.
 #include "projections/projector.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
@@ -51,9 +53,23 @@ Result<std::optional<M>> load(RowAccess& rows, Table table, const std::string& k
   return std::optional<M>(std::move(message));
 }
 
+// Deterministic bytes (map entries ordered by key; plain serialization writes them in hash
+// order, which differs from one process or message instance to the next): the same events
+// always make the same rows byte for byte, so a rebuild equals the incremental views exactly.
+std::string serialize(const google::protobuf::Message& doc) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    doc.SerializeToCodedStream(&coded);
+  }
+  return bytes;
+}
+
 void save(RowAccess& rows, Table table, std::string key, RowIndex index,
           const google::protobuf::Message& doc) {
-  rows.put(Row{table, std::move(key), std::move(index), doc.SerializeAsString()});
+  rows.put(Row{table, std::move(key), std::move(index), serialize(doc)});
 }
 
 RowIndex deployment_index(const v1::Deployment& d) {

@@ -7,23 +7,32 @@
 // Setup: P projects, each registered and with one published graph (2 services). Each client
 // thread then deploys its projects round-robin, each request to a new environment
 // ("c<C>-e<thread>-<n>"), so every command is accepted (one active deployment per environment).
+// Clients: with --client async (the default) each channel has one completion-queue thread that
+// keeps its share of the C calls in flight (C outstanding calls, as C blocking threads would, at
+// a fraction of the client's CPU); --client sync runs C threads making blocking calls.
+// Besides throughput and latency it reports the process's CPU time per accepted command (user +
+// system, server and clients together): unlike throughput, that barely moves with other load on
+// the machine, so it is the figure to compare changes by on a shared machine.
 // Prints a markdown table for docs/BENCHMARKS.md, with the machine and the date.
 //
 //   commands_bench [--seconds 5] [--clients 1,16,64] [--projects 64] [--channels 4]
 //                  [--mode embedded|kafka|all] [--dir DIR] [--kafka host:port]
+//                  [--client async|sync]
 #include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
-#include <cstdlib>
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "axion/v1/deployment.grpc.pb.h"
 #include "axion/v1/project.grpc.pb.h"
+#include "bench/bench_cli.h"
 #include "bench/bench_util.h"
 #include "events/topics.h"
 #include "server/server_app.h"
@@ -45,67 +54,30 @@ struct Options {
   std::string mode = "all";
   std::string dir;
   std::string kafka;
+  std::string client = "async";
 };
-
-[[noreturn]] void usage(const std::string& why) {
-  if (!why.empty()) std::cerr << "commands_bench: " << why << "\n";
-  std::cerr << "usage: commands_bench [--seconds N] [--clients 1,16,64] [--projects 64] "
-               "[--channels 4] [--mode embedded|kafka|all] [--dir DIR] [--kafka host:port]\n";
-  std::exit(why.empty() ? 0 : 2);
-}
 
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string v;
-    if (auto eq = a.find('='); eq != std::string::npos) {
-      v = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (a == "--help" || a == "-h") {
-      usage("");
-    } else if (i + 1 < argc) {
-      v = argv[++i];
-    } else {
-      usage(a + " needs a value");
-    }
-    try {
-      if (a == "--seconds") {
-        o.seconds = std::stod(v);
-      } else if (a == "--clients") {
-        o.clients.clear();
-        std::stringstream ss(v);
-        for (std::string n; std::getline(ss, n, ',');) o.clients.push_back(std::stoi(n));
-      } else if (a == "--projects") {
-        o.projects = std::stoi(v);
-      } else if (a == "--channels") {
-        o.channels = std::stoi(v);
-      } else if (a == "--mode") {
-        o.mode = v;
-      } else if (a == "--dir") {
-        o.dir = v;
-      } else if (a == "--kafka") {
-        o.kafka = v;
-      } else {
-        usage("unknown flag " + a);
-      }
-    } catch (const std::exception&) {
-      usage("bad value '" + v + "' for " + a);
-    }
-  }
-  if (o.mode != "embedded" && o.mode != "kafka" && o.mode != "all") usage("bad --mode");
-  if (o.seconds <= 0 || o.clients.empty() || o.projects <= 0 || o.channels <= 0) {
-    usage("--seconds, --clients, --projects and --channels must be positive");
-  }
-  for (int c : o.clients) {
-    if (c <= 0) usage("--clients must be positive");
-  }
-  if (o.kafka.empty()) {
-    if (const char* env = std::getenv("KAFKA_BROKERS"); env && *env) o.kafka = env;
-  }
-  if (o.dir.empty()) {
-    o.dir = (fs::temp_directory_path() / ("axion-commands-bench-" + std::to_string(getpid()))).string();
-  }
+  CLI::App app{"commands_bench: accepted DeployProject commands/s end to end over gRPC"};
+  add_seconds(app, o.seconds);
+  add_counts(app, "--clients", o.clients, "concurrent calls per cell");
+  app.add_option("--projects", o.projects, "projects the calls are spread over")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--channels", o.channels, "client gRPC channels (connections)")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--mode", o.mode, "which logs to run the server on")
+      ->check(CLI::IsMember({"embedded", "kafka", "all"}))
+      ->capture_default_str();
+  add_dir_and_kafka(app, o.dir, o.kafka);
+  app.add_option("--client", o.client,
+                 "async: a completion-queue thread per channel keeps the calls in flight; "
+                 "sync: one thread per call, blocking")
+      ->check(CLI::IsMember({"async", "sync"}))
+      ->capture_default_str();
+  parse_or_exit(app, argc, argv, o.dir, o.kafka, "axion-commands-bench");
   return o;
 }
 
@@ -113,7 +85,16 @@ struct Row {
   std::string mode;
   int clients = 0;
   CellResult result;
+  double cpu_us_per_command = 0;  // process CPU (user + system) per accepted command
 };
+
+// User + system CPU time of the whole process so far.
+std::chrono::microseconds process_cpu() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return std::chrono::seconds(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         std::chrono::microseconds(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 void authorize(grpc::ClientContext& ctx) {
   ctx.AddMetadata("authorization", std::string("Bearer ") + kToken);
@@ -139,6 +120,118 @@ struct Client {
     deployments = v1::DeploymentService::NewStub(channel);
   }
 };
+
+// The DeployProject request of call `seq` of client `t` among `clients`: the projects round-robin,
+// each call to a new environment, so every command is accepted.
+v1::DeployProjectRequest deploy_request(const std::vector<std::string>& projects, int clients,
+                                        int t, std::uint64_t seq) {
+  const auto n = static_cast<std::size_t>(t) + seq * static_cast<std::size_t>(clients);
+  v1::DeployProjectRequest req;
+  req.set_project_id(projects[n % projects.size()]);
+  req.set_environment("c" + std::to_string(clients) + "-e" + std::to_string(t) + "-" +
+                      std::to_string(seq));
+  return req;
+}
+
+// `clients` calls kept in flight for `duration` with the async API: client t uses channel
+// t % channels, and each channel has one thread that reaps completions from its completion queue
+// and starts that client's next call. Latency is per call, from its start to its completion.
+CellResult run_async_cell(std::vector<std::unique_ptr<Client>>& channels, int clients,
+                          std::chrono::duration<double> duration,
+                          const std::vector<std::string>& projects) {
+  struct Slot {
+    int t = 0;
+    std::uint64_t seq = 0;
+    std::unique_ptr<grpc::ClientContext> ctx;
+    v1::DeployProjectResponse resp;
+    grpc::Status status;
+    std::unique_ptr<grpc::ClientAsyncResponseReader<v1::DeployProjectResponse>> rpc;
+    Clock::time_point started;
+  };
+  struct PerThread {
+    std::vector<std::int64_t> lat_ns;
+    std::uint64_t errors = 0;
+    std::string first_error;
+    Clock::time_point end;
+  };
+  const std::size_t n_threads = std::min(channels.size(), static_cast<std::size_t>(clients));
+  std::vector<Slot> slots(static_cast<std::size_t>(clients));
+  std::vector<PerThread> per(n_threads);
+  std::vector<grpc::CompletionQueue> queues(n_threads);
+  std::atomic<bool> go{false};
+  Clock::time_point start{}, deadline{};
+  auto start_call = [&](Slot& slot, grpc::CompletionQueue& cq) {
+    Client& client = *channels[static_cast<std::size_t>(slot.t) % channels.size()];
+    slot.ctx = std::make_unique<grpc::ClientContext>();
+    authorize(*slot.ctx);
+    slot.started = Clock::now();
+    slot.rpc = client.deployments->AsyncDeployProject(
+        slot.ctx.get(), deploy_request(projects, clients, slot.t, slot.seq++), &cq);
+    slot.rpc->Finish(&slot.resp, &slot.status, &slot);
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t q = 0; q < n_threads; ++q) {
+    threads.emplace_back([&, q] {
+      PerThread& me = per[q];
+      me.lat_ns.reserve(1 << 16);
+      go.wait(false);
+      std::size_t in_flight = 0;
+      for (std::size_t i = q; i < slots.size(); i += n_threads) {
+        slots[i].t = static_cast<int>(i);
+        start_call(slots[i], queues[q]);
+        ++in_flight;
+      }
+      void* tag = nullptr;
+      bool ok = false;
+      while (in_flight > 0 && queues[q].Next(&tag, &ok)) {
+        Slot& slot = *static_cast<Slot*>(tag);
+        const Clock::time_point now = Clock::now();
+        if (ok && slot.status.ok()) {
+          me.lat_ns.push_back(
+              std::chrono::duration_cast<std::chrono::nanoseconds>(now - slot.started).count());
+        } else if (me.errors++ == 0) {
+          me.first_error = ok ? describe(slot.status) : "the completion queue failed the call";
+        }
+        if (now < deadline && me.errors < 100) {
+          start_call(slot, queues[q]);
+        } else {
+          --in_flight;
+        }
+      }
+      me.end = Clock::now();
+    });
+  }
+  start = Clock::now();
+  deadline = start + std::chrono::duration_cast<Clock::duration>(duration);
+  go.store(true);
+  go.notify_all();
+  for (auto& th : threads) th.join();
+  for (auto& cq : queues) {
+    cq.Shutdown();
+    void* tag = nullptr;
+    bool ok = false;
+    while (cq.Next(&tag, &ok)) {
+    }
+  }
+
+  CellResult r;
+  std::vector<std::int64_t> all;
+  Clock::time_point last_end = start;
+  for (auto& p : per) {
+    r.ops += p.lat_ns.size();
+    r.errors += p.errors;
+    if (r.first_error.empty()) r.first_error = p.first_error;
+    all.insert(all.end(), p.lat_ns.begin(), p.lat_ns.end());
+    last_end = std::max(last_end, p.end);
+  }
+  r.seconds = std::chrono::duration<double>(last_end - start).count();
+  std::sort(all.begin(), all.end());
+  r.p50_ms = percentile_ms(all, 0.50);
+  r.p99_ms = percentile_ms(all, 0.99);
+  r.p999_ms = percentile_ms(all, 0.999);
+  r.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
+  return r;
+}
 
 // P projects, each registered with one published 2-service graph; their ids.
 Result<std::vector<std::string>> set_up_projects(Client& client, int count, const std::string& run) {
@@ -218,25 +311,34 @@ std::vector<Row> bench_mode(const std::string& mode, const Options& o) {
       fail("setup: " + projects.status().to_string());
     } else {
       for (int c : o.clients) {
-        const std::string cell = "c" + std::to_string(c);
-        auto op = [&](int t, std::uint64_t seq, std::string* error) {
-          Client& client = *clients[static_cast<std::size_t>(t) % clients.size()];
-          const auto n = static_cast<std::size_t>(t) + seq * static_cast<std::size_t>(c);
-          v1::DeployProjectRequest req;
-          req.set_project_id((*projects)[n % projects->size()]);
-          req.set_environment(cell + "-e" + std::to_string(t) + "-" + std::to_string(seq));
-          grpc::ClientContext ctx;
-          authorize(ctx);
-          v1::DeployProjectResponse resp;
-          auto s = client.deployments->DeployProject(&ctx, req, &resp);
-          if (s.ok()) return true;
-          *error = describe(s);
-          return false;
-        };
-        Row row{mode, c, run_cell(c, std::chrono::duration<double>(o.seconds), op)};
+        const auto duration = std::chrono::duration<double>(o.seconds);
+        const auto cpu_before = process_cpu();
+        Row row{mode, c, {}};
+        if (o.client == "async") {
+          row.result = run_async_cell(clients, c, duration, *projects);
+        } else {
+          row.result = run_cell(c, duration, [&](int t, std::uint64_t seq, std::string* error) {
+            Client& client = *clients[static_cast<std::size_t>(t) % clients.size()];
+            grpc::ClientContext ctx;
+            authorize(ctx);
+            v1::DeployProjectResponse resp;
+            auto s = client.deployments->DeployProject(&ctx, deploy_request(*projects, c, t, seq),
+                                                       &resp);
+            if (s.ok()) return true;
+            *error = describe(s);
+            return false;
+          });
+        }
+        const auto cpu = process_cpu() - cpu_before;
+        if (row.result.ops > 0) {
+          row.cpu_us_per_command =
+              static_cast<double>(cpu.count()) / static_cast<double>(row.result.ops);
+        }
         std::cerr << mode << " clients=" << c << ": " << thousands(row.result.per_second())
                   << "/s p50 " << fmt("%.2f", row.result.p50_ms) << " ms p99 "
-                  << fmt("%.2f", row.result.p99_ms) << " ms errors " << row.result.errors << "\n";
+                  << fmt("%.2f", row.result.p99_ms) << " ms, "
+                  << fmt("%.0f", row.cpu_us_per_command) << " us CPU/command, errors "
+                  << row.result.errors << "\n";
         rows.push_back(std::move(row));
       }
     }
@@ -252,16 +354,17 @@ void print_table(const std::vector<Row>& rows, const Options& o, const std::stri
             << load_start << " at start, " << load_average() << " at end\n"
             << "workload: DeployProject over gRPC (bearer token) to a new environment per call, "
             << o.projects << " projects with a 2-service graph, " << fmt("%g", o.seconds)
-            << " s per cell, " << o.channels
-            << " client channels, server and clients in one process\n\n"
-            << "| mode | clients | accepted/s | p50 ms | p99 ms | p99.9 ms | errors |\n"
-            << "|---|---:|---:|---:|---:|---:|---:|\n";
+            << " s per cell, " << o.channels << " client channels, " << o.client
+            << " client, server and clients in one process\n\n"
+            << "| mode | clients | accepted/s | p50 ms | p99 ms | p99.9 ms | CPU µs/cmd | errors |\n"
+            << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const Row& row : rows) {
     const CellResult& r = row.result;
     std::cout << "| " << row.mode << " | " << row.clients << " | "
               << (r.ops ? thousands(r.per_second()) : "failed") << " | "
               << fmt("%.2f", r.p50_ms) << " | " << fmt("%.2f", r.p99_ms) << " | "
-              << fmt("%.2f", r.p999_ms) << " | " << r.errors << " |\n";
+              << fmt("%.2f", r.p999_ms) << " | " << fmt("%.0f", row.cpu_us_per_command) << " | "
+              << r.errors << " |\n";
   }
   if (kafka_skipped) std::cout << "\nkafka: skipped (set KAFKA_BROKERS or pass --kafka)\n";
   for (const Row& row : rows) {

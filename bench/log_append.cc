@@ -19,7 +19,6 @@
 
 #include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <future>
@@ -27,11 +26,11 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/bench_cli.h"
 #include "bench/bench_util.h"
 #include "events/event_log.h"
 #include "infra/kafka/kafka_event_log.h"
@@ -58,66 +57,24 @@ struct Options {
   bool run_raw = true, run_axion = true;  // --impl raw|axion|both (for profiling one side)
 };
 
-[[noreturn]] void usage(const std::string& why) {
-  if (!why.empty()) std::cerr << "log_append_bench: " << why << "\n";
-  std::cerr << "usage: log_append_bench [--seconds N] [--writers 1,16,64] "
-               "[--backend rocksdb|kafka|all] [--dir DIR] [--kafka host:port] "
-               "[--rocks-max-batch N] [--impl raw|axion|both]\n";
-  std::exit(why.empty() ? 0 : 2);
-}
-
 Options parse(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    std::string v;
-    if (auto eq = a.find('='); eq != std::string::npos) {
-      v = a.substr(eq + 1);
-      a = a.substr(0, eq);
-    } else if (a == "--help" || a == "-h") {
-      usage("");
-    } else if (i + 1 < argc) {
-      v = argv[++i];
-    } else {
-      usage(a + " needs a value");
-    }
-    try {
-      if (a == "--seconds") {
-        o.seconds = std::stod(v);
-      } else if (a == "--writers") {
-        o.writers.clear();
-        std::stringstream ss(v);
-        for (std::string n; std::getline(ss, n, ',');) o.writers.push_back(std::stoi(n));
-      } else if (a == "--backend") {
-        o.backend = v;
-      } else if (a == "--dir") {
-        o.dir = v;
-      } else if (a == "--kafka") {
-        o.kafka = v;
-      } else if (a == "--impl") {
-        if (v != "raw" && v != "axion" && v != "both") usage("bad --impl");
-        o.run_raw = v != "axion";
-        o.run_axion = v != "raw";
-      } else if (a == "--rocks-max-batch") {
-        o.rocks_max_batch = std::stoul(v);
-      } else {
-        usage("unknown flag " + a);
-      }
-    } catch (const std::exception&) {
-      usage("bad value '" + v + "' for " + a);
-    }
-  }
-  if (o.backend != "rocksdb" && o.backend != "kafka" && o.backend != "all") usage("bad --backend");
-  if (o.seconds <= 0 || o.writers.empty()) usage("--seconds and --writers must be positive");
-  for (int w : o.writers) {
-    if (w <= 0) usage("--writers must be positive");
-  }
-  if (o.kafka.empty()) {
-    if (const char* env = std::getenv("KAFKA_BROKERS"); env && *env) o.kafka = env;
-  }
-  if (o.dir.empty()) {
-    o.dir = (fs::temp_directory_path() / ("axion-log-bench-" + std::to_string(getpid()))).string();
-  }
+  CLI::App app{"log_append_bench: durable appends through the EventLog adapters vs raw clients"};
+  add_seconds(app, o.seconds);
+  add_counts(app, "--writers", o.writers, "writer thread counts");
+  app.add_option("--backend", o.backend, "which logs to measure")
+      ->check(CLI::IsMember({"rocksdb", "kafka", "all"}))
+      ->capture_default_str();
+  add_dir_and_kafka(app, o.dir, o.kafka);
+  app.add_option("--rocks-max-batch", o.rocks_max_batch,
+                 "appends per embedded commit round (default: the adapter's)");
+  std::string impl = "both";
+  app.add_option("--impl", impl, "raw, axion or both (for profiling one side)")
+      ->check(CLI::IsMember({"raw", "axion", "both"}))
+      ->capture_default_str();
+  parse_or_exit(app, argc, argv, o.dir, o.kafka, "axion-log-bench");
+  o.run_raw = impl != "axion";
+  o.run_axion = impl != "raw";
   return o;
 }
 

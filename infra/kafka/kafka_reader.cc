@@ -14,6 +14,7 @@ namespace {
 constexpr std::size_t kMaxIdleReaders = 4;
 constexpr auto kStableOffsetPause = std::chrono::milliseconds(10);
 constexpr std::int64_t kTailWindow = 16;  // offsets read back first when looking for the end
+constexpr int kQueuedMinMessages = 100000;  // librdkafka's default
 
 rd_kafka_resp_err_t c_err(RdKafka::ErrorCode err) { return static_cast<rd_kafka_resp_err_t>(err); }
 
@@ -46,13 +47,19 @@ Result<KafkaReader::Handle> KafkaReader::acquire() {
     }
   }
   // group.id is required by KafkaConsumer; the reader never joins it nor commits to it.
+  // queued.min.messages stays far above what one read takes (kQueuedMinMessages): librdkafka 2.0
+  // stops fetching a partition once that many messages are queued and does not wake its fetcher
+  // when the queue is drained, so each further batch waited up to a second for the broker
+  // thread's idle wake-up — with 1000, every read of a few thousand records (a partition load
+  // of the command processor) stalled for seconds. Only one fetch is in flight per partition,
+  // so a short read does not pull much more than it asked for.
   auto conf = ctx_->make_conf({{"group.id", "axion-reader." + ctx_->config().client_id},
                                {"isolation.level", "read_committed"},
                                {"enable.auto.commit", "false"},
                                {"enable.auto.offset.store", "false"},
                                {"enable.partition.eof", "true"},
                                {"auto.offset.reset", "error"},
-                               {"queued.min.messages", "1000"},
+                               {"queued.min.messages", std::to_string(kQueuedMinMessages)},
                                {"fetch.wait.max.ms", "10"}});
   if (!conf.ok()) return conf.status();
   std::string errstr;

@@ -67,8 +67,18 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
     ++counted.commands;
 
     // A retry under a known idempotency key gets the first answer again and appends nothing.
+    const auto key = std::make_tuple(p, cmd.aggregate_id(), cmd.idempotency_key());
+    // A refusal that may succeed later (an expired deadline, ...) is answered but not
+    // remembered: a retry with the same key must be decided again, not refused for the TTL.
+    auto refuse = [&](const Status& status) {
+      set_status(answer.result, status);
+      if (status.retryable() && answer.remember) {
+        answer.remember = false;
+        keys_in_batch.erase(key);
+      }
+      answers.push_back(std::move(answer));
+    };
     if (!cmd.idempotency_key().empty()) {
-      const auto key = std::make_tuple(p, cmd.aggregate_id(), cmd.idempotency_key());
       auto answer_as_first = [&](const axion::v1::CommandResult& first) {
         answer.result = first;
         answer.result.set_first_command_id(first.first_command_id().empty()
@@ -108,8 +118,7 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
       refusal = Status(StatusCode::kUnimplemented, "unknown command type '" + cmd.type() + "'");
     }
     if (!refusal.ok()) {
-      set_status(answer.result, refusal);
-      answers.push_back(std::move(answer));
+      refuse(refusal);
       continue;
     }
 
@@ -133,9 +142,8 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
                                                          options_.limits})
                      : Result<Decision>(refusal);
     if (!decision.ok()) {
-      set_status(answer.result, decision.status());
       if (agg.version == 0) ps.aggregates.erase(cmd.aggregate_id());  // never existed
-      answers.push_back(std::move(answer));
+      refuse(decision.status());
       continue;
     }
     // Build every event first: an event the log could not take refuses the command alone.
@@ -159,9 +167,8 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
       built.push_back(std::move(record));
     }
     if (!refusal.ok()) {
-      set_status(answer.result, refusal);
       if (agg.version == 0) ps.aggregates.erase(cmd.aggregate_id());
-      answers.push_back(std::move(answer));
+      refuse(refusal);
       continue;
     }
     touched.insert(p);

@@ -165,7 +165,8 @@ Status CommandProcessor::rebuild(std::int32_t partition) {
       return data_loss("command result at " + r.tp.to_string() + "@" + std::to_string(r.offset) +
                        " does not parse");
     }
-    if (!result.idempotency_key().empty() && !expired(result, now)) {
+    // Retryable refusals were answered but never remembered (see command_batch.cc).
+    if (!result.idempotency_key().empty() && !result.retryable() && !expired(result, now)) {
       ResultKey key{result.aggregate_id(), result.idempotency_key()};
       ps.new_results.insert(key);
       ps.results[std::move(key)] = std::move(result);

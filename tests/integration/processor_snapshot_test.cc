@@ -208,6 +208,28 @@ TEST_P(Snapshots, IdempotencyKeysAreForgottenAfterTheirTtl) {
   EXPECT_EQ(after_restart.status_code(), static_cast<int>(StatusCode::kAlreadyExists));
 }
 
+// A command that expired before it was decided is refused (retryably) but its key is not
+// burnt: a retry with the same key is decided, also after a restart.
+TEST_P(Snapshots, AnExpiredCommandDoesNotBurnItsIdempotencyKey) {
+  const std::string project = unique_name("proj");
+  start(store_.get());
+  auto expiring = envelope(project, register_project(project), "reg-late");
+  expiring.mutable_deadline()->set_seconds(wall_ms() / 1000 + 60);
+  clock_skew_ms_ = 60 * 60 * 1000;  // the processor decides it an hour "later"
+  auto late = submit(expiring);
+  EXPECT_EQ(late.status_code(), static_cast<int>(StatusCode::kDeadlineExceeded)) << late.message();
+  EXPECT_TRUE(late.retryable());
+  clock_skew_ms_ = 0;
+  auto retried = submit(envelope(project, register_project(project), "reg-late"));
+  EXPECT_EQ(retried.status_code(), 0) << retried.message();
+  EXPECT_TRUE(retried.first_command_id().empty()) << "decided, not answered from memory";
+  processor_->stop();
+  start(store_.get());
+  auto again = submit(envelope(project, register_project(project), "reg-late"));
+  EXPECT_EQ(again.status_code(), 0) << again.message();
+  EXPECT_EQ(again.first_command_id(), retried.command_id());
+}
+
 INSTANTIATE_TEST_SUITE_P(AllBackends, Snapshots, ::testing::ValuesIn(all_log_backends()),
                          [](const auto& info) { return info.param.name; });
 

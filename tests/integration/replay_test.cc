@@ -14,6 +14,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -236,8 +237,14 @@ class Replay : public ::testing::Test {
     processor.stop();
   }
   static void TearDownTestSuite() {
-    delete shared_;
+    const std::string dir = shared_->dir;
+    delete shared_;  // closes the log and the stores
     shared_ = nullptr;
+    // ~200 MB of logs and stores: kept only when something failed, to look at.
+    if (::testing::UnitTest::GetInstance()->failed_test_count() == 0) {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
   }
   void SetUp() override {
     ASSERT_NE(shared_, nullptr);

@@ -65,7 +65,7 @@ std::string created_id(const axion::v1::CommandResult& result, const std::string
   return it == result.created_ids().end() ? fallback : it->second;
 }
 
-Result<Call> CommandGateway::begin(::grpc::ServerContext* context,
+Result<Call> CommandGateway::begin(const ::grpc::ServerContextBase* context,
                                    const std::string& request_key) const {
   const auto& metadata = context->client_metadata();
   std::optional<std::string> actor;
@@ -97,7 +97,7 @@ std::string CommandGateway::new_aggregate_id(const Call& call, std::string_view 
   return format_uuid(digest);
 }
 
-Result<axion::v1::CommandResult> CommandGateway::submit(
+Result<std::pair<axion::v1::CommandEnvelope, std::chrono::milliseconds>> CommandGateway::envelope(
     const Call& call, const Target& target, const google::protobuf::Message& payload) const {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
@@ -127,16 +127,65 @@ Result<axion::v1::CommandResult> CommandGateway::submit(
   *envelope.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(ms(now + wait));
   *envelope.mutable_issued_at() = TimeUtil::MillisecondsToTimestamp(ms(now));
   envelope.mutable_payload()->PackFrom(payload);
+  return std::make_pair(std::move(envelope), wait);
+}
 
-  auto result = bus_.submit(std::move(envelope), wait);
-  if (!result.ok()) return result.status();
-  if (result->status_code() != 0) {
-    Status refusal(static_cast<StatusCode>(result->status_code()), result->message(),
-                   result->retryable());
-    if (!result->field().empty()) return std::move(refusal).with_field(result->field());
-    return refusal;
+namespace {
+
+// A refused command's result as the Status the caller gets.
+Result<axion::v1::CommandResult> as_outcome(Result<axion::v1::CommandResult> result) {
+  if (!result.ok() || result->status_code() == 0) return result;
+  Status refusal(static_cast<StatusCode>(result->status_code()), result->message(),
+                 result->retryable());
+  if (!result->field().empty()) return std::move(refusal).with_field(result->field());
+  return refusal;
+}
+
+}  // namespace
+
+void CommandGateway::submit_async(const Call& call, const Target& target,
+                                  const google::protobuf::Message& payload, Done done) const {
+  auto built = envelope(call, target, payload);
+  if (!built.ok()) return done(built.status());
+  auto& [command, wait] = *built;
+  bus_.submit_async(std::move(command), wait,
+                    [done = std::move(done)](Result<axion::v1::CommandResult> result) {
+                      done(as_outcome(std::move(result)));
+                    });
+}
+
+Result<axion::v1::CommandResult> CommandGateway::submit(
+    const Call& call, const Target& target, const google::protobuf::Message& payload) const {
+  auto built = envelope(call, target, payload);
+  if (!built.ok()) return built.status();
+  auto& [command, wait] = *built;
+  return as_outcome(bus_.submit(std::move(command), wait));
+}
+
+namespace {
+
+// Finishes its call as CANCELLED when the client cancels first; deleted by gRPC when done.
+class CommandReactor final : public ::grpc::ServerUnaryReactor {
+ public:
+  explicit CommandReactor(std::shared_ptr<detail::CallState> state) : state_(std::move(state)) {}
+  void OnCancel() override {
+    if (state_->claim()) Finish(::grpc::Status::CANCELLED);
   }
-  return result;
+  void OnDone() override { delete this; }
+
+ private:
+  std::shared_ptr<detail::CallState> state_;
+};
+
+}  // namespace
+
+CommandCall::CommandCall() : state_(std::make_shared<detail::CallState>()) {
+  state_->reactor = new CommandReactor(state_);
+}
+
+::grpc::ServerUnaryReactor* CommandCall::finish(const ::grpc::Status& status) {
+  if (state_->claim()) state_->reactor->Finish(status);
+  return state_->reactor;
 }
 
 }  // namespace axion::infra::gateway

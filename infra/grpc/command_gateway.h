@@ -4,13 +4,21 @@
 // aggregate and partition key, expected version, deadline) and submits it through the
 // CommandBus with the call's remaining deadline (capped at 30 s). A refusal comes back as a
 // grpc::Status with the CommandResult's code and a message that leads with the field.
+//
+// Command RPCs run on gRPC's callback API (CommandCall): the handler authenticates, checks and
+// submits, then returns at once; the bus answers the call when the result arrives. No thread
+// waits for the two durable appends and the processor in between.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "axion/v1/envelope.pb.h"
 #include "commands/command_bus.h"
@@ -37,7 +45,7 @@ struct Target {
 
 // One authenticated call in progress.
 struct Call {
-  ::grpc::ServerContext* context = nullptr;
+  const ::grpc::ServerContextBase* context = nullptr;
   std::string actor;
   std::string idempotency_key;  // may be empty
 };
@@ -47,20 +55,77 @@ class CommandGateway {
   // REQUIRES: `bus` and `tokens` outlive the gateway.
   CommandGateway(commands::CommandBus& bus, const ApiTokens& tokens) : bus_(bus), tokens_(tokens) {}
 
+  // Called with the outcome of a submitted command: its result when accepted, else the refusal
+  // (the result's code, message and field) or the bus's error.
+  using Done = std::function<void(Result<axion::v1::CommandResult>)>;
+
   // Authenticates and resolves the idempotency key; UNAUTHENTICATED or INVALID_ARGUMENT.
-  Result<Call> begin(::grpc::ServerContext* context, const std::string& request_key) const;
+  Result<Call> begin(const ::grpc::ServerContextBase* context,
+                     const std::string& request_key) const;
 
   // An id for a new aggregate: derived from (actor, idempotency key) when there is a key — so a
   // retry addresses the same aggregate and finds its first result — else a new UUID.
   static std::string new_aggregate_id(const Call& call, std::string_view kind);
 
-  // Submits `payload` and waits for its result; OK only when the command was accepted.
+  // Submits `payload`; `done` gets the result (OK only when the command was accepted), once, on
+  // a bus thread or — for a refusal before anything is appended — on this one.
+  void submit_async(const Call& call, const Target& target,
+                    const google::protobuf::Message& payload, Done done) const;
+
+  // The blocking form: submits `payload` and waits for its result.
   Result<axion::v1::CommandResult> submit(const Call& call, const Target& target,
                                           const google::protobuf::Message& payload) const;
 
  private:
+  // The envelope for `payload` and how long to wait for its result (the call's deadline, capped).
+  Result<std::pair<axion::v1::CommandEnvelope, std::chrono::milliseconds>> envelope(
+      const Call& call, const Target& target, const google::protobuf::Message& payload) const;
+
   commands::CommandBus& bus_;
   const ApiTokens& tokens_;
+};
+
+namespace detail {
+// Who finishes a CommandCall: the first of the answer, a refusal and the client's cancellation.
+struct CallState {
+  std::atomic<bool> finished{false};
+  ::grpc::ServerUnaryReactor* reactor = nullptr;  // valid until it is finished
+  bool claim() { return !finished.exchange(true, std::memory_order_acq_rel); }
+};
+}  // namespace detail
+
+// One command RPC on the callback API. The handler creates it, then returns either
+// finish(status) — a refusal before anything is submitted — or submit(...), whose `answer` fills
+// the response from the accepted result. The call is finished exactly once: by the outcome, or
+// CANCELLED as soon as the client cancels (or its deadline passes); an outcome arriving after
+// that is dropped (the command itself is not undone: a retry with the same idempotency key
+// learns it).
+class CommandCall {
+ public:
+  CommandCall();
+
+  ::grpc::ServerUnaryReactor* finish(const ::grpc::Status& status);
+  ::grpc::ServerUnaryReactor* finish(const Status& status) { return finish(to_grpc(status)); }
+
+  // `answer(const CommandResult&)` fills the response; it runs only if the command was accepted
+  // and the call is still open.
+  template <typename Answer>
+  ::grpc::ServerUnaryReactor* submit(const CommandGateway& gateway, const Call& call,
+                                     const Target& target, const google::protobuf::Message& payload,
+                                     Answer answer) {
+    gateway.submit_async(
+        call, target, payload,
+        [state = state_,
+         answer = std::move(answer)](Result<axion::v1::CommandResult> result) mutable {
+          if (!state->claim()) return;  // cancelled meanwhile
+          if (result.ok()) answer(*result);
+          state->reactor->Finish(result.ok() ? ::grpc::Status::OK : to_grpc(result.status()));
+        });
+    return state_->reactor;
+  }
+
+ private:
+  std::shared_ptr<detail::CallState> state_;
 };
 
 // INVALID_ARGUMENT naming `field` unless `value` is a well-formed id.

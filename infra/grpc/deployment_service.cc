@@ -12,15 +12,17 @@ namespace {
 // The shared tail of the RPCs that act on an existing deployment: submit, then answer with the
 // deployment id, the events' positions and the project's version.
 template <typename Response>
-::grpc::Status act_on_deployment(const CommandGateway& gateway, const Call& call,
-                                 const Target& target, const google::protobuf::Message& command,
-                                 const std::string& deployment_id, Response* response) {
-  auto result = gateway.submit(call, target, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_deployment_id(deployment_id);
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+::grpc::ServerUnaryReactor* act_on_deployment(CommandCall& rpc, const CommandGateway& gateway,
+                                              const Call& call, const Target& target,
+                                              const google::protobuf::Message& command,
+                                              const std::string& deployment_id,
+                                              Response* response) {
+  return rpc.submit(gateway, call, target, command,
+                    [response, deployment_id](const axion::v1::CommandResult& result) {
+                      response->set_deployment_id(deployment_id);
+                      copy_positions(result, response->mutable_positions());
+                      response->set_aggregate_version(result.aggregate_version());
+                    });
 }
 
 }  // namespace
@@ -37,17 +39,18 @@ Status require_ids(const std::string& project_id, const std::string& deployment_
 
 }  // namespace
 
-::grpc::Status DeploymentServiceImpl::DeployProject(::grpc::ServerContext* context,
-                                                    const v1::DeployProjectRequest* request,
-                                                    v1::DeployProjectResponse* response) {
+::grpc::ServerUnaryReactor* DeploymentServiceImpl::DeployProject(
+    ::grpc::CallbackServerContext* context, const v1::DeployProjectRequest* request,
+    v1::DeployProjectResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
-  if (auto s = require_id("project_id", request->project_id()); !s.ok()) return to_grpc(s);
+  if (!call.ok()) return rpc.finish(call.status());
+  if (auto s = require_id("project_id", request->project_id()); !s.ok()) return rpc.finish(s);
   if (auto p = commands::dns_label_problem(request->environment()); !p.empty()) {
-    return to_grpc(invalid_field("environment",
-                                 "environment " + commands::quote(request->environment()) +
-                                     " is not a DNS label (" + p + "): " +
-                                     std::string(commands::kDnsLabelRule)));
+    return rpc.finish(
+        invalid_field("environment", "environment " + commands::quote(request->environment()) +
+                                         " is not a DNS label (" + p +
+                                         "): " + std::string(commands::kDnsLabelRule)));
   }
   v1::DeployProject command;
   command.set_deployment_id(new_uuid());
@@ -57,41 +60,43 @@ Status require_ids(const std::string& project_id, const std::string& deployment_
   *command.mutable_strategy() = request->strategy();
   *command.mutable_options() = request->options();
   command.set_commit_hash(request->commit_hash());
-  auto result = gateway_.submit(*call, {"project", request->project_id()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_deployment_id(created_id(*result, "deployment_id", command.deployment_id()));
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call, {"project", request->project_id()}, command,
+                    [response, id = command.deployment_id()](const v1::CommandResult& result) {
+                      response->set_deployment_id(created_id(result, "deployment_id", id));
+                      copy_positions(result, response->mutable_positions());
+                      response->set_aggregate_version(result.aggregate_version());
+                    });
 }
 
-::grpc::Status DeploymentServiceImpl::CancelDeployment(::grpc::ServerContext* context,
-                                                       const v1::CancelDeploymentRequest* request,
-                                                       v1::CancelDeploymentResponse* response) {
+::grpc::ServerUnaryReactor* DeploymentServiceImpl::CancelDeployment(
+    ::grpc::CallbackServerContext* context, const v1::CancelDeploymentRequest* request,
+    v1::CancelDeploymentResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_ids(request->project_id(), request->deployment_id()); !s.ok()) {
-    return to_grpc(s);
+    return rpc.finish(s);
   }
   v1::CancelDeployment command;
   command.set_deployment_id(request->deployment_id());
   command.set_reason(request->reason());
-  return act_on_deployment(gateway_, *call,
-                           {"project", request->project_id(), request->expected_version()},
-                           command, request->deployment_id(), response);
+  return act_on_deployment(rpc, gateway_, *call,
+                           {"project", request->project_id(), request->expected_version()}, command,
+                           request->deployment_id(), response);
 }
 
-::grpc::Status DeploymentServiceImpl::RollbackDeployment(
-    ::grpc::ServerContext* context, const v1::RollbackDeploymentRequest* request,
+::grpc::ServerUnaryReactor* DeploymentServiceImpl::RollbackDeployment(
+    ::grpc::CallbackServerContext* context, const v1::RollbackDeploymentRequest* request,
     v1::RollbackDeploymentResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_ids(request->project_id(), request->deployment_id()); !s.ok()) {
-    return to_grpc(s);
+    return rpc.finish(s);
   }
   if (!request->target_deployment_id().empty()) {
     if (auto s = require_id("target_deployment_id", request->target_deployment_id()); !s.ok()) {
-      return to_grpc(s);
+      return rpc.finish(s);
     }
   }
   v1::RollbackDeployment command;
@@ -99,47 +104,50 @@ Status require_ids(const std::string& project_id, const std::string& deployment_
   command.set_target_deployment_id(request->target_deployment_id());
   command.set_rollback_deployment_id(new_uuid());
   command.set_reason(request->reason());
-  auto result = gateway_.submit(*call, {"project", request->project_id()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_rollback_deployment_id(
-      created_id(*result, "rollback_deployment_id", command.rollback_deployment_id()));
-  response->set_target_deployment_id(
-      created_id(*result, "target_deployment_id", request->target_deployment_id()));
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return rpc.submit(
+      gateway_, *call, {"project", request->project_id()}, command,
+      [response, rollback_id = command.rollback_deployment_id(),
+       target_id = request->target_deployment_id()](const v1::CommandResult& result) {
+        response->set_rollback_deployment_id(
+            created_id(result, "rollback_deployment_id", rollback_id));
+        response->set_target_deployment_id(created_id(result, "target_deployment_id", target_id));
+        copy_positions(result, response->mutable_positions());
+        response->set_aggregate_version(result.aggregate_version());
+      });
 }
 
-::grpc::Status DeploymentServiceImpl::PromoteDeployment(
-    ::grpc::ServerContext* context, const v1::PromoteDeploymentRequest* request,
+::grpc::ServerUnaryReactor* DeploymentServiceImpl::PromoteDeployment(
+    ::grpc::CallbackServerContext* context, const v1::PromoteDeploymentRequest* request,
     v1::PromoteDeploymentResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_ids(request->project_id(), request->deployment_id()); !s.ok()) {
-    return to_grpc(s);
+    return rpc.finish(s);
   }
   v1::PromoteDeployment command;
   command.set_deployment_id(request->deployment_id());
   command.set_full(request->full());
-  return act_on_deployment(gateway_, *call,
-                           {"project", request->project_id(), request->expected_version()},
-                           command, request->deployment_id(), response);
+  return act_on_deployment(rpc, gateway_, *call,
+                           {"project", request->project_id(), request->expected_version()}, command,
+                           request->deployment_id(), response);
 }
 
-::grpc::Status DeploymentServiceImpl::PauseDeployment(::grpc::ServerContext* context,
-                                                      const v1::PauseDeploymentRequest* request,
-                                                      v1::PauseDeploymentResponse* response) {
+::grpc::ServerUnaryReactor* DeploymentServiceImpl::PauseDeployment(
+    ::grpc::CallbackServerContext* context, const v1::PauseDeploymentRequest* request,
+    v1::PauseDeploymentResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_ids(request->project_id(), request->deployment_id()); !s.ok()) {
-    return to_grpc(s);
+    return rpc.finish(s);
   }
   v1::PauseDeployment command;
   command.set_deployment_id(request->deployment_id());
   command.set_reason(request->reason());
-  return act_on_deployment(gateway_, *call,
-                           {"project", request->project_id(), request->expected_version()},
-                           command, request->deployment_id(), response);
+  return act_on_deployment(rpc, gateway_, *call,
+                           {"project", request->project_id(), request->expected_version()}, command,
+                           request->deployment_id(), response);
 }
 
 }  // namespace axion::infra::gateway

@@ -10,28 +10,36 @@
 
 namespace axion::infra::gateway {
 
-class DeploymentServiceImpl final : public axion::v1::DeploymentService::Service {
+// The command RPCs are on gRPC's callback API (CommandCall); the queries are synchronous.
+using DeploymentServiceBase = axion::v1::DeploymentService::WithCallbackMethod_DeployProject<
+    axion::v1::DeploymentService::WithCallbackMethod_CancelDeployment<
+        axion::v1::DeploymentService::WithCallbackMethod_RollbackDeployment<
+            axion::v1::DeploymentService::WithCallbackMethod_PromoteDeployment<
+                axion::v1::DeploymentService::WithCallbackMethod_PauseDeployment<
+                    axion::v1::DeploymentService::Service>>>>>;
+
+class DeploymentServiceImpl final : public DeploymentServiceBase {
  public:
   // Without `queries` the query RPCs answer UNAVAILABLE.
   explicit DeploymentServiceImpl(const CommandGateway& gateway,
                                  const QueryGateway* queries = nullptr)
       : gateway_(gateway), queries_(queries) {}
 
-  ::grpc::Status DeployProject(::grpc::ServerContext* context,
-                               const axion::v1::DeployProjectRequest* request,
-                               axion::v1::DeployProjectResponse* response) override;
-  ::grpc::Status CancelDeployment(::grpc::ServerContext* context,
-                                  const axion::v1::CancelDeploymentRequest* request,
-                                  axion::v1::CancelDeploymentResponse* response) override;
-  ::grpc::Status RollbackDeployment(::grpc::ServerContext* context,
-                                    const axion::v1::RollbackDeploymentRequest* request,
-                                    axion::v1::RollbackDeploymentResponse* response) override;
-  ::grpc::Status PromoteDeployment(::grpc::ServerContext* context,
-                                   const axion::v1::PromoteDeploymentRequest* request,
-                                   axion::v1::PromoteDeploymentResponse* response) override;
-  ::grpc::Status PauseDeployment(::grpc::ServerContext* context,
-                                 const axion::v1::PauseDeploymentRequest* request,
-                                 axion::v1::PauseDeploymentResponse* response) override;
+  ::grpc::ServerUnaryReactor* DeployProject(::grpc::CallbackServerContext* context,
+                                            const axion::v1::DeployProjectRequest* request,
+                                            axion::v1::DeployProjectResponse* response) override;
+  ::grpc::ServerUnaryReactor* CancelDeployment(
+      ::grpc::CallbackServerContext* context, const axion::v1::CancelDeploymentRequest* request,
+      axion::v1::CancelDeploymentResponse* response) override;
+  ::grpc::ServerUnaryReactor* RollbackDeployment(
+      ::grpc::CallbackServerContext* context, const axion::v1::RollbackDeploymentRequest* request,
+      axion::v1::RollbackDeploymentResponse* response) override;
+  ::grpc::ServerUnaryReactor* PromoteDeployment(
+      ::grpc::CallbackServerContext* context, const axion::v1::PromoteDeploymentRequest* request,
+      axion::v1::PromoteDeploymentResponse* response) override;
+  ::grpc::ServerUnaryReactor* PauseDeployment(
+      ::grpc::CallbackServerContext* context, const axion::v1::PauseDeploymentRequest* request,
+      axion::v1::PauseDeploymentResponse* response) override;
   ::grpc::Status GetDeployment(::grpc::ServerContext* context,
                                const axion::v1::GetDeploymentRequest* request,
                                axion::v1::GetDeploymentResponse* response) override;

@@ -22,71 +22,76 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
 
 }  // namespace
 
-::grpc::Status InfrastructureServiceImpl::CreateCluster(::grpc::ServerContext* context,
-                                                        const v1::CreateClusterRequest* request,
-                                                        v1::CreateClusterResponse* response) {
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::CreateCluster(
+    ::grpc::CallbackServerContext* context, const v1::CreateClusterRequest* request,
+    v1::CreateClusterResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   v1::CreateCluster command;
   command.set_cluster_id(CommandGateway::new_aggregate_id(*call, "cluster"));
   command.set_name(request->name());
   command.set_description(request->description());
   *command.mutable_labels() = request->labels();
   command.set_kind(request->kind());
-  auto result = gateway_.submit(*call, {"cluster", command.cluster_id()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_cluster_id(created_id(*result, "cluster_id", command.cluster_id()));
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call, {"cluster", command.cluster_id()}, command,
+                    [response, cluster_id = command.cluster_id()](const v1::CommandResult& result) {
+                      response->set_cluster_id(created_id(result, "cluster_id", cluster_id));
+                      copy_positions(result, response->mutable_positions());
+                      response->set_aggregate_version(result.aggregate_version());
+                    });
 }
 
-::grpc::Status InfrastructureServiceImpl::UpdateCluster(::grpc::ServerContext* context,
-                                                        const v1::UpdateClusterRequest* request,
-                                                        v1::UpdateClusterResponse* response) {
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::UpdateCluster(
+    ::grpc::CallbackServerContext* context, const v1::UpdateClusterRequest* request,
+    v1::UpdateClusterResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
-  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return to_grpc(s);
+  if (!call.ok()) return rpc.finish(call.status());
+  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return rpc.finish(s);
   v1::UpdateCluster command;
   command.set_cluster_id(request->cluster_id());
   command.set_name(request->name());
   command.set_description(request->description());
   *command.mutable_labels() = request->labels();
   *command.mutable_update_mask() = request->update_mask();
-  auto result = gateway_.submit(
-      *call, {"cluster", request->cluster_id(), request->expected_version()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_cluster_id(request->cluster_id());
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call,
+                    {"cluster", request->cluster_id(), request->expected_version()}, command,
+                    [response, request](const v1::CommandResult& result) {
+                      response->set_cluster_id(request->cluster_id());
+                      copy_positions(result, response->mutable_positions());
+                      response->set_aggregate_version(result.aggregate_version());
+                    });
 }
 
-::grpc::Status InfrastructureServiceImpl::DeleteCluster(::grpc::ServerContext* context,
-                                                        const v1::DeleteClusterRequest* request,
-                                                        v1::DeleteClusterResponse* response) {
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::DeleteCluster(
+    ::grpc::CallbackServerContext* context, const v1::DeleteClusterRequest* request,
+    v1::DeleteClusterResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
-  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return to_grpc(s);
+  if (!call.ok()) return rpc.finish(call.status());
+  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return rpc.finish(s);
   v1::DeleteCluster command;
   command.set_cluster_id(request->cluster_id());
   command.set_reason(request->reason());
-  auto result = gateway_.submit(
-      *call, {"cluster", request->cluster_id(), request->expected_version()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_cluster_id(request->cluster_id());
-  copy_positions(*result, response->mutable_positions());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call,
+                    {"cluster", request->cluster_id(), request->expected_version()}, command,
+                    [response, request](const v1::CommandResult& result) {
+                      response->set_cluster_id(request->cluster_id());
+                      copy_positions(result, response->mutable_positions());
+                    });
 }
 
-::grpc::Status InfrastructureServiceImpl::CreateServer(::grpc::ServerContext* context,
-                                                       const v1::CreateServerRequest* request,
-                                                       v1::CreateServerResponse* response) {
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::CreateServer(
+    ::grpc::CallbackServerContext* context, const v1::CreateServerRequest* request,
+    v1::CreateServerResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
-  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return to_grpc(s);
+  if (!call.ok()) return rpc.finish(call.status());
+  if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return rpc.finish(s);
   if (carries_credential(*request)) {
-    return {::grpc::StatusCode::FAILED_PRECONDITION, std::string(kCredentialsNotYet)};
+    return rpc.finish(
+        ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION, std::string(kCredentialsNotYet)));
   }
   v1::CreateServer command;
   command.set_server_id(new_uuid());
@@ -98,24 +103,26 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   // Key-based until a credential can be attached (the agent's install brings its own key).
   command.set_auth_kind(v1::SSH_AUTH_KIND_PRIVATE_KEY);
   *command.mutable_labels() = request->labels();
-  auto result = gateway_.submit(*call, {"cluster", request->cluster_id()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_server_id(created_id(*result, "server_id", command.server_id()));
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
+                    [response, server_id = command.server_id()](const v1::CommandResult& result) {
+                      response->set_server_id(created_id(result, "server_id", server_id));
+                      copy_positions(result, response->mutable_positions());
+                      response->set_aggregate_version(result.aggregate_version());
+                    });
 }
 
-::grpc::Status InfrastructureServiceImpl::ConfigureServer(
-    ::grpc::ServerContext* context, const v1::ConfigureServerRequest* request,
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::ConfigureServer(
+    ::grpc::CallbackServerContext* context, const v1::ConfigureServerRequest* request,
     v1::ConfigureServerResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
-    return to_grpc(s);
+    return rpc.finish(s);
   }
   if (carries_credential(*request)) {
-    return {::grpc::StatusCode::FAILED_PRECONDITION, std::string(kCredentialsNotYet)};
+    return rpc.finish(
+        ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION, std::string(kCredentialsNotYet)));
   }
   v1::ConfigureServer command;
   command.set_server_id(request->server_id());
@@ -135,72 +142,76 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
     if (!request->ssh_user().empty()) mask->add_paths("ssh_user");
     if (!request->labels().empty()) mask->add_paths("labels");
     if (mask->paths_size() == 0) {
-      return to_grpc(invalid_field("update_mask", "the request changes nothing: set a field"));
+      return rpc.finish(invalid_field("update_mask", "the request changes nothing: set a field"));
     }
   }
-  auto result = gateway_.submit(
-      *call, {"cluster", request->cluster_id(), request->expected_version()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_server_id(request->server_id());
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call,
+                    {"cluster", request->cluster_id(), request->expected_version()}, command,
+                    [response, request](const v1::CommandResult& result) {
+                      response->set_server_id(request->server_id());
+                      copy_positions(result, response->mutable_positions());
+                      response->set_aggregate_version(result.aggregate_version());
+                    });
 }
 
-::grpc::Status InfrastructureServiceImpl::InstallAgent(::grpc::ServerContext* context,
-                                                       const v1::InstallAgentRequest* request,
-                                                       v1::InstallAgentResponse* response) {
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::InstallAgent(
+    ::grpc::CallbackServerContext* context, const v1::InstallAgentRequest* request,
+    v1::InstallAgentResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
-    return to_grpc(s);
+    return rpc.finish(s);
   }
   v1::InstallAgent command;
   command.set_server_id(request->server_id());
   command.set_install_id(new_uuid());
   command.set_agent_version(request->agent_version());
-  auto result = gateway_.submit(*call, {"cluster", request->cluster_id()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_server_id(request->server_id());
-  response->set_install_id(created_id(*result, "install_id", command.install_id()));
-  copy_positions(*result, response->mutable_positions());
-  return ::grpc::Status::OK;
+  return rpc.submit(
+      gateway_, *call, {"cluster", request->cluster_id()}, command,
+      [response, install_id = command.install_id(), request](const v1::CommandResult& result) {
+        response->set_server_id(request->server_id());
+        response->set_install_id(created_id(result, "install_id", install_id));
+        copy_positions(result, response->mutable_positions());
+      });
 }
 
-::grpc::Status InfrastructureServiceImpl::UninstallAgent(::grpc::ServerContext* context,
-                                                         const v1::UninstallAgentRequest* request,
-                                                         v1::UninstallAgentResponse* response) {
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::UninstallAgent(
+    ::grpc::CallbackServerContext* context, const v1::UninstallAgentRequest* request,
+    v1::UninstallAgentResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
-    return to_grpc(s);
+    return rpc.finish(s);
   }
   v1::UninstallAgent command;
   command.set_server_id(request->server_id());
   command.set_reason(request->reason());
-  auto result = gateway_.submit(*call, {"cluster", request->cluster_id()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_server_id(request->server_id());
-  copy_positions(*result, response->mutable_positions());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
+                    [response, request](const v1::CommandResult& result) {
+                      response->set_server_id(request->server_id());
+                      copy_positions(result, response->mutable_positions());
+                    });
 }
 
-::grpc::Status InfrastructureServiceImpl::TestServerConnection(
-    ::grpc::ServerContext* context, const v1::TestServerConnectionRequest* request,
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::TestServerConnection(
+    ::grpc::CallbackServerContext* context, const v1::TestServerConnectionRequest* request,
     v1::TestServerConnectionResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
-    return to_grpc(s);
+    return rpc.finish(s);
   }
   v1::TestServerConnection command;
   command.set_server_id(request->server_id());
   command.set_pin_host_key(request->pin_host_key());
   // Accepted as a command; the report arrives when the SSH executor runs it (a later issue).
-  auto result = gateway_.submit(*call, {"cluster", request->cluster_id()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  copy_positions(*result, response->mutable_positions());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
+                    [response](const v1::CommandResult& result) {
+                      copy_positions(result, response->mutable_positions());
+                    });
 }
 
 }  // namespace axion::infra::gateway

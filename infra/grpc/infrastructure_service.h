@@ -14,30 +14,50 @@ namespace axion::infra::gateway {
 inline constexpr std::string_view kCredentialsNotYet =
     "server credentials cannot be stored yet: sealing arrives with AXION_MASTER_KEY support";
 
-class InfrastructureServiceImpl final : public axion::v1::InfrastructureService::Service {
+// The command RPCs are on gRPC's callback API (CommandCall); the queries are synchronous.
+using InfrastructureServiceBase =
+    axion::v1::InfrastructureService::WithCallbackMethod_CreateCluster<
+        axion::v1::InfrastructureService::WithCallbackMethod_UpdateCluster<
+            axion::v1::InfrastructureService::WithCallbackMethod_DeleteCluster<
+                axion::v1::InfrastructureService::WithCallbackMethod_CreateServer<
+                    axion::v1::InfrastructureService::WithCallbackMethod_ConfigureServer<
+                        axion::v1::InfrastructureService::WithCallbackMethod_InstallAgent<
+                            axion::v1::InfrastructureService::WithCallbackMethod_UninstallAgent<
+                                axion::v1::InfrastructureService::
+                                    WithCallbackMethod_TestServerConnection<
+                                        axion::v1::InfrastructureService::Service>>>>>>>>;
+
+class InfrastructureServiceImpl final : public InfrastructureServiceBase {
  public:
   // Without `queries` the query RPCs answer UNAVAILABLE.
   explicit InfrastructureServiceImpl(const CommandGateway& gateway,
                                      const QueryGateway* queries = nullptr)
       : gateway_(gateway), queries_(queries) {}
 
-  ::grpc::Status CreateCluster(::grpc::ServerContext*, const axion::v1::CreateClusterRequest*,
-                               axion::v1::CreateClusterResponse*) override;
-  ::grpc::Status UpdateCluster(::grpc::ServerContext*, const axion::v1::UpdateClusterRequest*,
-                               axion::v1::UpdateClusterResponse*) override;
-  ::grpc::Status DeleteCluster(::grpc::ServerContext*, const axion::v1::DeleteClusterRequest*,
-                               axion::v1::DeleteClusterResponse*) override;
-  ::grpc::Status CreateServer(::grpc::ServerContext*, const axion::v1::CreateServerRequest*,
-                              axion::v1::CreateServerResponse*) override;
-  ::grpc::Status ConfigureServer(::grpc::ServerContext*, const axion::v1::ConfigureServerRequest*,
-                                 axion::v1::ConfigureServerResponse*) override;
-  ::grpc::Status InstallAgent(::grpc::ServerContext*, const axion::v1::InstallAgentRequest*,
-                              axion::v1::InstallAgentResponse*) override;
-  ::grpc::Status UninstallAgent(::grpc::ServerContext*, const axion::v1::UninstallAgentRequest*,
-                                axion::v1::UninstallAgentResponse*) override;
-  ::grpc::Status TestServerConnection(::grpc::ServerContext*,
-                                      const axion::v1::TestServerConnectionRequest*,
-                                      axion::v1::TestServerConnectionResponse*) override;
+  ::grpc::ServerUnaryReactor* CreateCluster(::grpc::CallbackServerContext*,
+                                            const axion::v1::CreateClusterRequest*,
+                                            axion::v1::CreateClusterResponse*) override;
+  ::grpc::ServerUnaryReactor* UpdateCluster(::grpc::CallbackServerContext*,
+                                            const axion::v1::UpdateClusterRequest*,
+                                            axion::v1::UpdateClusterResponse*) override;
+  ::grpc::ServerUnaryReactor* DeleteCluster(::grpc::CallbackServerContext*,
+                                            const axion::v1::DeleteClusterRequest*,
+                                            axion::v1::DeleteClusterResponse*) override;
+  ::grpc::ServerUnaryReactor* CreateServer(::grpc::CallbackServerContext*,
+                                           const axion::v1::CreateServerRequest*,
+                                           axion::v1::CreateServerResponse*) override;
+  ::grpc::ServerUnaryReactor* ConfigureServer(::grpc::CallbackServerContext*,
+                                              const axion::v1::ConfigureServerRequest*,
+                                              axion::v1::ConfigureServerResponse*) override;
+  ::grpc::ServerUnaryReactor* InstallAgent(::grpc::CallbackServerContext*,
+                                           const axion::v1::InstallAgentRequest*,
+                                           axion::v1::InstallAgentResponse*) override;
+  ::grpc::ServerUnaryReactor* UninstallAgent(::grpc::CallbackServerContext*,
+                                             const axion::v1::UninstallAgentRequest*,
+                                             axion::v1::UninstallAgentResponse*) override;
+  ::grpc::ServerUnaryReactor* TestServerConnection(
+      ::grpc::CallbackServerContext*, const axion::v1::TestServerConnectionRequest*,
+      axion::v1::TestServerConnectionResponse*) override;
   ::grpc::Status GetCluster(::grpc::ServerContext*, const axion::v1::GetClusterRequest*,
                             axion::v1::GetClusterResponse*) override;
   ::grpc::Status ListClusters(::grpc::ServerContext*, const axion::v1::ListClustersRequest*,

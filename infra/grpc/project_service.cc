@@ -9,15 +9,16 @@ namespace axion::infra::gateway {
 
 namespace v1 = axion::v1;
 
-::grpc::Status ProjectServiceImpl::RegisterProject(::grpc::ServerContext* context,
-                                                   const v1::RegisterProjectRequest* request,
-                                                   v1::RegisterProjectResponse* response) {
+::grpc::ServerUnaryReactor* ProjectServiceImpl::RegisterProject(
+    ::grpc::CallbackServerContext* context, const v1::RegisterProjectRequest* request,
+    v1::RegisterProjectResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
+  if (!call.ok()) return rpc.finish(call.status());
   if (auto p = commands::dns_label_problem(request->name()); !p.empty()) {
-    return to_grpc(invalid_field("name", "project name " + commands::quote(request->name()) +
-                                             " is not a DNS label (" + p + "): " +
-                                             std::string(commands::kDnsLabelRule)));
+    return rpc.finish(invalid_field("name", "project name " + commands::quote(request->name()) +
+                                                " is not a DNS label (" + p +
+                                                "): " + std::string(commands::kDnsLabelRule)));
   }
   v1::RegisterProject command;
   command.set_project_id(CommandGateway::new_aggregate_id(*call, "project"));
@@ -26,36 +27,37 @@ namespace v1 = axion::v1;
   command.set_description(request->description());
   command.set_repository_url(request->repository_url());
   *command.mutable_labels() = request->labels();
-  auto result = gateway_.submit(*call, {"project", command.project_id()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  response->set_project_id(created_id(*result, "project_id", command.project_id()));
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  return rpc.submit(gateway_, *call, {"project", command.project_id()}, command,
+                    [response, id = command.project_id()](const v1::CommandResult& result) {
+                      response->set_project_id(created_id(result, "project_id", id));
+                      copy_positions(result, response->mutable_positions());
+                      response->set_aggregate_version(result.aggregate_version());
+                    });
 }
 
-::grpc::Status ProjectServiceImpl::PublishGraph(::grpc::ServerContext* context,
-                                                const v1::PublishGraphRequest* request,
-                                                v1::PublishGraphResponse* response) {
+::grpc::ServerUnaryReactor* ProjectServiceImpl::PublishGraph(::grpc::CallbackServerContext* context,
+                                                             const v1::PublishGraphRequest* request,
+                                                             v1::PublishGraphResponse* response) {
+  CommandCall rpc;
   auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return to_grpc(call.status());
-  if (auto s = require_id("project_id", request->project_id()); !s.ok()) return to_grpc(s);
+  if (!call.ok()) return rpc.finish(call.status());
+  if (auto s = require_id("project_id", request->project_id()); !s.ok()) return rpc.finish(s);
   v1::PublishGraph command;
   command.set_project_id(request->project_id());
   *command.mutable_services() = request->services();
   *command.mutable_edges() = request->edges();
   command.set_commit_hash(request->commit_hash());
   // Purely syntactic: a bad graph is refused here and never reaches the log.
-  if (auto s = commands::validate_graph(command); !s.ok()) return to_grpc(s);
-  auto result = gateway_.submit(
-      *call, {"project", request->project_id(), request->expected_version()}, command);
-  if (!result.ok()) return to_grpc(result.status());
-  const std::string version = created_id(*result, "graph_version", "0");
-  response->set_graph_version(std::strtoull(version.c_str(), nullptr, 10));
-  response->set_content_hash(created_id(*result, "content_hash"));
-  copy_positions(*result, response->mutable_positions());
-  response->set_aggregate_version(result->aggregate_version());
-  return ::grpc::Status::OK;
+  if (auto s = commands::validate_graph(command); !s.ok()) return rpc.finish(s);
+  return rpc.submit(gateway_, *call,
+                    {"project", request->project_id(), request->expected_version()}, command,
+                    [response](const v1::CommandResult& result) {
+                      const std::string version = created_id(result, "graph_version", "0");
+                      response->set_graph_version(std::strtoull(version.c_str(), nullptr, 10));
+                      response->set_content_hash(created_id(result, "content_hash"));
+                      copy_positions(result, response->mutable_positions());
+                      response->set_aggregate_version(result.aggregate_version());
+                    });
 }
 
 }  // namespace axion::infra::gateway

@@ -8,18 +8,22 @@
 
 namespace axion::infra::gateway {
 
-class ProjectServiceImpl final : public axion::v1::ProjectService::Service {
+// The command RPCs are on gRPC's callback API (CommandCall); the queries are synchronous.
+using ProjectServiceBase = axion::v1::ProjectService::WithCallbackMethod_RegisterProject<
+    axion::v1::ProjectService::WithCallbackMethod_PublishGraph<axion::v1::ProjectService::Service>>;
+
+class ProjectServiceImpl final : public ProjectServiceBase {
  public:
   // Without `queries` the query RPCs answer UNAVAILABLE.
   explicit ProjectServiceImpl(const CommandGateway& gateway, const QueryGateway* queries = nullptr)
       : gateway_(gateway), queries_(queries) {}
 
-  ::grpc::Status RegisterProject(::grpc::ServerContext* context,
-                                 const axion::v1::RegisterProjectRequest* request,
-                                 axion::v1::RegisterProjectResponse* response) override;
-  ::grpc::Status PublishGraph(::grpc::ServerContext* context,
-                              const axion::v1::PublishGraphRequest* request,
-                              axion::v1::PublishGraphResponse* response) override;
+  ::grpc::ServerUnaryReactor* RegisterProject(
+      ::grpc::CallbackServerContext* context, const axion::v1::RegisterProjectRequest* request,
+      axion::v1::RegisterProjectResponse* response) override;
+  ::grpc::ServerUnaryReactor* PublishGraph(::grpc::CallbackServerContext* context,
+                                           const axion::v1::PublishGraphRequest* request,
+                                           axion::v1::PublishGraphResponse* response) override;
   ::grpc::Status GetProject(::grpc::ServerContext* context,
                             const axion::v1::GetProjectRequest* request,
                             axion::v1::GetProjectResponse* response) override;

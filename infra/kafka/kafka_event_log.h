@@ -22,7 +22,8 @@ struct KafkaConfig {
   events::LogLimits limits;
   std::string client_id = "axion";
   std::int16_t replication_factor = 1;           // for topics this log creates
-  std::chrono::milliseconds batch_linger{1};     // how long a transaction waits to gather appends
+  // Least time between the end of one transaction and the start of the next (gathers appends)
+  std::chrono::milliseconds batch_linger{1};
   // A consumer that stops heartbeating (crashed) loses its partitions after this long; the
   // broker allows 6 s .. 30 min by default.
   std::chrono::milliseconds session_timeout{10000};

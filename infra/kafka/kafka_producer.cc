@@ -234,6 +234,14 @@ std::vector<AppendRequest*> KafkaProducer::take_batch() {
 
 void KafkaProducer::committer_loop() {
   const auto linger = ctx_->config().batch_linger;
+  // While appends come concurrently (the last transaction carried more than one), a transaction
+  // lingers to gather more: fewer, larger transactions, and time for the coordinator to finish
+  // the previous one (begun right after a commit, AddPartitionsToTxn is often answered
+  // CONCURRENT_TRANSACTIONS and librdkafka retries only after 20 ms). A lone append — one
+  // caller at a time — starts at once unless the previous transaction ended less than `linger`
+  // ago.
+  auto last_end = std::chrono::steady_clock::now() - linger;
+  std::size_t last_batch = 0;
   std::unique_lock lock(mu_);
   for (;;) {
     work_cv_.wait_for(lock, kIdlePoll, [&] { return stopping_ || !pending_.empty(); });
@@ -245,12 +253,17 @@ void KafkaProducer::committer_loop() {
       continue;
     }
     if (linger.count() > 0) {
-      work_cv_.wait_for(lock, linger, [&] { return stopping_; });  // gather more appends
+      const auto until = last_batch > 1 || pending_.size() > 1
+                             ? std::chrono::steady_clock::now() + linger
+                             : last_end + linger;
+      work_cv_.wait_until(lock, until, [&] { return stopping_; });  // gather more appends
       if (stopping_) return;
     }
     std::vector<AppendRequest*> batch = take_batch();
+    last_batch = batch.size();
     lock.unlock();
     const std::vector<AppendRequest*> again = run_transaction(batch);
+    last_end = std::chrono::steady_clock::now();
     lock.lock();
     for (AppendRequest* request : batch) {
       if (std::find(again.begin(), again.end(), request) == again.end()) request->done = true;

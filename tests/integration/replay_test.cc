@@ -43,7 +43,13 @@ using projections::Row;
 using projections::Table;
 using projections::ViewStore;
 
+// Issue 5 asks for >= 100,000 events; the release pass runs them. Under AddressSanitizer (whose
+// pass looks for memory errors, not for scale) a quarter keeps the CI run within its budget.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::uint64_t kEvents = 30000;
+#else
 constexpr std::uint64_t kEvents = 120000;
+#endif
 constexpr auto kCatchUp = std::chrono::minutes(10);  // a bound for a hung processor, not a target
 
 std::int64_t wall_ms() {
@@ -287,7 +293,7 @@ projections::ReplayStats Replay::rebuilt_stats_;
 
 TEST_F(Replay, TheHistoryHasEveryEventTypeOfBothEventsTopics) {
   const auto& s = shared_->summary;
-  EXPECT_GE(s.events, 100000u);
+  EXPECT_EQ(s.events, kEvents);
   EXPECT_EQ(s.project_events + s.infrastructure_events, s.events);
   for (const auto* types : {&tools::deployment_event_types(), &tools::infrastructure_event_types()}) {
     for (const auto& type : *types) EXPECT_TRUE(s.types.count(type)) << type << " never written";

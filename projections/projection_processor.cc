@@ -4,6 +4,7 @@
 
 #include "events/envelope.h"
 #include "events/topics.h"
+#include "projections/row_overlay.h"
 
 namespace axion::projections {
 
@@ -11,50 +12,6 @@ namespace {
 
 constexpr std::size_t kMaxLagSamples = 4096;
 constexpr auto kStoreRecheck = std::chrono::milliseconds(50);
-
-// Rows for one batch: reads go to the store once and then see the batch's own writes; at the
-// end, one mutation per row written (the last state wins).
-class Overlay final : public RowAccess {
- public:
-  explicit Overlay(ViewStore& store) : store_(store) {}
-
-  Result<std::optional<Row>> get(Table table, const std::string& key) override {
-    auto it = rows_.find({table, key});
-    if (it != rows_.end()) return it->second;
-    auto row = store_.get(table, key);
-    if (!row.ok()) return row.status();
-    rows_.emplace(std::make_pair(table, key), *row);
-    return row;
-  }
-  void put(Row row) override {
-    auto id = std::make_pair(row.table, row.key);
-    dirty_.insert(id);
-    rows_[id] = std::move(row);
-  }
-  void erase(Table table, const std::string& key) override {
-    auto id = std::make_pair(table, key);
-    dirty_.insert(id);
-    rows_[id] = std::nullopt;
-  }
-  std::vector<Mutation> mutations() const {
-    std::vector<Mutation> out;
-    out.reserve(dirty_.size());
-    for (const auto& id : dirty_) {
-      const auto& row = rows_.at(id);
-      if (row) {
-        out.push_back({*row, false});
-      } else {
-        out.push_back({Row{id.first, id.second, {}, {}}, true});
-      }
-    }
-    return out;
-  }
-
- private:
-  ViewStore& store_;
-  std::map<std::pair<Table, std::string>, std::optional<Row>> rows_;
-  std::set<std::pair<Table, std::string>> dirty_;
-};
 
 std::int64_t next_of(const Offsets& offsets, const events::TopicPartition& tp) {
   auto it = offsets.find(tp);
@@ -193,7 +150,7 @@ void ProjectionProcessor::loop() {
 }
 
 Status ProjectionProcessor::process(std::vector<events::StoredRecord> batch) {
-  Overlay rows(store_);
+  RowOverlay rows(store_);
   ViewBatch commit;
   commit.projection = options_.name;
   {
@@ -225,7 +182,7 @@ Status ProjectionProcessor::process(std::vector<events::StoredRecord> batch) {
   for (auto it = commit.expected.begin(); it != commit.expected.end();) {
     it = commit.next.count(it->first) ? std::next(it) : commit.expected.erase(it);
   }
-  commit.mutations = rows.mutations();
+  commit.mutations = rows.take();
   const Status committed = store_.commit(commit);
   if (!committed.ok()) {
     const bool conflict = committed.code() == StatusCode::kAborted;

@@ -9,50 +9,13 @@
 #include "events/partitioner.h"
 #include "events/topics.h"
 #include "projections/memory_view_store.h"
+#include "projections/row_overlay.h"
 
 namespace axion::projections {
 
 namespace {
 
 namespace v1 = axion::v1;
-
-// Row access straight on a store plus the batch's writes (as the processor's overlay).
-class BatchRows final : public RowAccess {
- public:
-  explicit BatchRows(ViewStore& store) : store_(store) {}
-  Result<std::optional<Row>> get(Table table, const std::string& key) override {
-    auto it = rows_.find({table, key});
-    if (it != rows_.end()) return it->second;
-    auto row = store_.get(table, key);
-    if (row.ok()) rows_.emplace(std::make_pair(table, key), *row);
-    return row;
-  }
-  void put(Row row) override {
-    auto id = std::make_pair(row.table, row.key);
-    dirty_.insert(id);
-    rows_[id] = std::move(row);
-  }
-  void erase(Table table, const std::string& key) override {
-    auto id = std::make_pair(table, key);
-    dirty_.insert(id);
-    rows_[id] = std::nullopt;
-  }
-  std::vector<Mutation> take() {
-    std::vector<Mutation> out;
-    for (const auto& id : dirty_) {
-      const auto& row = rows_.at(id);
-      out.push_back(row ? Mutation{*row, false} : Mutation{Row{id.first, id.second, {}, {}}, true});
-    }
-    rows_.clear();
-    dirty_.clear();
-    return out;
-  }
-
- private:
-  ViewStore& store_;
-  std::map<std::pair<Table, std::string>, std::optional<Row>> rows_;
-  std::set<std::pair<Table, std::string>> dirty_;
-};
 
 std::vector<std::string> topics_of(const ReplayOptions& options) {
   if (!options.topics.empty()) return options.topics;
@@ -91,7 +54,7 @@ Result<ReplayStats> replay(events::EventLog& log, ViewStore& store, const Replay
       const events::TopicPartition tp{topic, p};
       auto end = log.end_offset(tp);
       if (!end.ok()) return end.status();
-      BatchRows rows(store);
+      RowOverlay rows(store);
       ViewBatch batch;
       batch.projection = options.projection;
       std::size_t in_batch = 0;
@@ -136,7 +99,7 @@ Result<AsOf> views_as_of(events::EventLog& log, const std::string& project_id, s
   if (!end.ok()) return end.status();
   AsOf out;
   out.store = make_memory_view_store();
-  BatchRows rows(*out.store);
+  RowOverlay rows(*out.store);
   AXION_RETURN_IF_ERROR(for_each_record(
       log, tp, 0, *end, std::chrono::milliseconds(2000), [&](const events::StoredRecord& r) {
         auto envelope = events::parse_envelope(r);

@@ -99,6 +99,7 @@ bool ServerState::operator==(const ServerState& o) const {
          created_by == o.created_by && agent_status == o.agent_status && agent_id == o.agent_id &&
          agent_version == o.agent_version && agent_runtimes == o.agent_runtimes &&
          agent_status_reason == o.agent_status_reason && install == o.install &&
+         registration_token == o.registration_token && agent_credential == o.agent_credential &&
          version == o.version;
 }
 
@@ -139,6 +140,8 @@ const std::unordered_map<std::string, Handler>& handlers() {
       entry<v1::ConfigureServer>(), entry<v1::TestServerConnection>(),
       entry<v1::InstallAgent>(),    entry<v1::UninstallAgent>(),
       entry<v1::AgentRegistered>(), entry<v1::AgentStatusChanged>(),
+      entry<v1::IssueAgentToken>(), entry<v1::RegisterAgent>(),
+      entry<v1::ConnectAgent>(),    entry<v1::RevokeAgentCredentials>(),
   };
   return table;
 }
@@ -319,7 +322,7 @@ Result<EventTarget> event_target(const google::protobuf::Any& event) {
       target<v1::AgentInstallStepCompleted>(), target<v1::AgentInstalled>(),
       target<v1::AgentInstallFailed>(),     target<v1::AgentUninstalled>(),
       target<v1::AgentRegistered>(),        target<v1::AgentStatusChanged>(),
-      target<v1::AgentCredentialIssued>(),
+      target<v1::AgentCredentialIssued>(), target<v1::AgentCredentialRevoked>(),
   };
   const auto it = targets.find(std::string(type_name(event)));
   if (it == targets.end()) {

@@ -65,6 +65,15 @@ struct InstallState {
   bool operator==(const InstallState&) const = default;
 };
 
+// One credential of a server's agent, as far as the aggregate knows it: only its SHA-256.
+struct AgentCredentialState {
+  std::string hash;              // lowercase hex SHA-256; empty = none issued
+  std::int64_t expires_at_ms = 0;  // 0 = never
+  bool used = false;             // a registration token exchanged for a long-lived credential
+  bool revoked = false;          // RevokeAgentCredentials
+  bool operator==(const AgentCredentialState&) const = default;
+};
+
 struct ServerState {
   std::string server_id;
   std::string name;
@@ -89,6 +98,10 @@ struct ServerState {
   std::vector<std::string> agent_runtimes;
   std::string agent_status_reason;  // reason of the last AgentStatusChanged
   InstallState install;
+  // The outstanding one-time registration token (a newer one replaces it) and the long-lived
+  // credential it was exchanged for; the agent hub authenticates Hello against these hashes.
+  AgentCredentialState registration_token;
+  AgentCredentialState agent_credential;
 
   std::uint64_t version = 0;  // events of this server's stream folded so far
 
@@ -151,10 +164,28 @@ Result<Decision> decide(const ClusterState& state, const axion::v1::AgentRegiste
 // aggregate knows it). Only a real transition produces an event.
 Result<Decision> decide(const ClusterState& state, const axion::v1::AgentStatusChanged& report,
                         const CommandContext& ctx);
+// Mints nothing itself: records the SHA-256 of a registration token the gateway generated
+// (AgentCredentialIssued REGISTRATION_TOKEN, expiring ctx.now_ms + ttl); replaces any earlier one.
+Result<Decision> decide(const ClusterState& state, const axion::v1::IssueAgentToken& cmd,
+                        const CommandContext& ctx);
+// The agent hub ("system" only) exchanges a registration token for a long-lived credential:
+// UNAUTHENTICATED for a wrong, used or expired token, PERMISSION_DENIED for a revoked one;
+// else AgentCredentialIssued LONG_LIVED + AgentRegistered (+ AgentStatusChanged ONLINE).
+// The agent id is created_ids["agent_id"].
+Result<Decision> decide(const ClusterState& state, const axion::v1::RegisterAgent& cmd,
+                        const CommandContext& ctx);
+// The agent hub ("system" only) authenticates a reconnecting agent by its credential's hash:
+// UNAUTHENTICATED for a wrong agent or credential, PERMISSION_DENIED for a revoked one; else
+// AgentRegistered if its version, runtimes or host changed, and AgentStatusChanged ONLINE if
+// it was not online.
+Result<Decision> decide(const ClusterState& state, const axion::v1::ConnectAgent& cmd,
+                        const CommandContext& ctx);
+// AgentCredentialRevoked; FAILED_PRECONDITION if nothing is left to revoke.
+Result<Decision> decide(const ClusterState& state, const axion::v1::RevokeAgentCredentials& cmd,
+                        const CommandContext& ctx);
 
 // Folds one event payload, in place (replaying a long history must not copy the state per
-// event). Every infrastructure event is understood (AgentCredentialIssued only takes a sequence:
-// nothing is decided on credential hashes). Unknown types are ignored for forward
+// event). Every infrastructure event is understood. Unknown types are ignored for forward
 // compatibility (docs/SCHEMAS.md) — a newer writer may add events this build has never heard
 // of, and replay must not fail on them. Events for another cluster or an unknown server are
 // ignored. From a bare payload, versions are counted; see the envelope overload.

@@ -197,8 +197,35 @@ void apply(ClusterState& st, const v1::AgentStatusChanged& e) {
   if (e.to_status() == v1::AGENT_STATUS_OFFLINE) s->status = v1::SERVER_STATUS_UNREACHABLE;
 }
 
-// Only a hash is recorded and nothing is decided on it; it still takes a sequence.
-void apply(ClusterState& st, const v1::AgentCredentialIssued& e) { touch(st, e); }
+// A registration token replaces any earlier one; a long-lived credential consumes the
+// registration token it was exchanged for and replaces any earlier credential.
+void apply(ClusterState& st, const v1::AgentCredentialIssued& e) {
+  ServerState* s = touch(st, e);
+  if (!s) return;
+  AgentCredentialState issued;
+  issued.hash = e.credential_hash();
+  if (e.has_expires_at()) {
+    issued.expires_at_ms = e.expires_at().seconds() * 1000 + e.expires_at().nanos() / 1000000;
+  }
+  switch (e.kind()) {
+    case v1::AGENT_CREDENTIAL_KIND_REGISTRATION_TOKEN:
+      s->registration_token = issued;
+      break;
+    case v1::AGENT_CREDENTIAL_KIND_LONG_LIVED:
+      s->agent_credential = issued;
+      s->registration_token.used = true;
+      break;
+    default:
+      break;  // a kind this build does not know: nothing to authenticate against
+  }
+}
+
+void apply(ClusterState& st, const v1::AgentCredentialRevoked& e) {
+  ServerState* s = touch(st, e);
+  if (!s) return;
+  if (!s->registration_token.hash.empty()) s->registration_token.revoked = true;
+  if (!s->agent_credential.hash.empty()) s->agent_credential.revoked = true;
+}
 
 // A server envelope belongs to this cluster if its log key (partition_key) is our cluster id.
 bool record_key_matches(const ClusterState& st, const v1::EventEnvelope& envelope) {
@@ -228,7 +255,7 @@ void apply_event(ClusterState& state, const google::protobuf::Any& event) {
       on<v1::AgentInstallStepCompleted>(), on<v1::AgentInstalled>(),
       on<v1::AgentInstallFailed>(),     on<v1::AgentUninstalled>(),
       on<v1::AgentRegistered>(),        on<v1::AgentStatusChanged>(),
-      on<v1::AgentCredentialIssued>(),
+      on<v1::AgentCredentialIssued>(),     on<v1::AgentCredentialRevoked>(),
   };
   const std::string_view url = event.type_url();
   const auto slash = url.rfind('/');

@@ -101,6 +101,23 @@ Result<ProjectState> from_snapshot(const v1::ProjectSnapshot& in) {
   return s;
 }
 
+namespace {
+
+v1::ClusterSnapshot::AgentCredential credential_to_snapshot(const AgentCredentialState& c) {
+  v1::ClusterSnapshot::AgentCredential out;
+  out.set_hash(c.hash);
+  out.set_expires_at_ms(c.expires_at_ms);
+  out.set_used(c.used);
+  out.set_revoked(c.revoked);
+  return out;
+}
+
+AgentCredentialState credential_from_snapshot(const v1::ClusterSnapshot::AgentCredential& in) {
+  return {in.hash(), in.expires_at_ms(), in.used(), in.revoked()};
+}
+
+}  // namespace
+
 v1::ClusterSnapshot to_snapshot(const ClusterState& s) {
   v1::ClusterSnapshot out;
   out.set_exists(s.exists);
@@ -144,6 +161,8 @@ v1::ClusterSnapshot to_snapshot(const ClusterState& s) {
     install->set_failed_step(srv.install.failed_step);
     install->set_failure_reason(srv.install.failure_reason);
     o->set_version(srv.version);
+    *o->mutable_registration_token() = credential_to_snapshot(srv.registration_token);
+    *o->mutable_agent_credential() = credential_to_snapshot(srv.agent_credential);
   }
   out.set_version(s.version);
   return out;
@@ -190,6 +209,8 @@ Result<ClusterState> from_snapshot(const v1::ClusterSnapshot& in) {
     srv.install.failed_step = install.failed_step();
     srv.install.failure_reason = install.failure_reason();
     srv.version = o.version();
+    srv.registration_token = credential_from_snapshot(o.registration_token());
+    srv.agent_credential = credential_from_snapshot(o.agent_credential());
     if (!s.servers.try_emplace(o.server_id(), std::move(srv)).second) {
       return data_loss("cluster snapshot lists server '" + o.server_id() + "' twice");
     }

@@ -99,6 +99,8 @@ ClusterState full_cluster() {
   s.install.last_outcome = v1::INSTALL_STEP_OUTCOME_SUCCEEDED;
   s.install.failed_step = v1::AGENT_INSTALL_STEP_CONNECT;
   s.install.failure_reason = "timeout";
+  s.registration_token = {std::string(64, 'a'), 1'700'000'360'000, true, false};
+  s.agent_credential = {std::string(64, 'b'), 0, false, true};
   s.version = 9;
   c.servers["srv-1"] = s;
   s.server_id = "srv-2";

@@ -30,6 +30,16 @@ Status check_reporter_is(const CommandContext& ctx, std::string_view agent_id) {
                            " may only report about itself, not about agent " + in_quotes(agent_id));
 }
 
+// TestServerConnection and InstallAgent need SSH; a server created without SSH settings is
+// reached only through an agent installed by hand.
+Status require_ssh(const ServerState& s) {
+  if (s.auth_kind != v1::SSH_AUTH_KIND_UNSPECIFIED) return ok_status();
+  return failed_precondition("server " + describe(s) +
+                             " has no SSH settings: set them with ConfigureServer, or install "
+                             "the agent by hand with a registration token "
+                             "(CreateAgentRegistrationToken)");
+}
+
 Status validate_host_facts(const v1::HostFacts& h) {
   AXION_RETURN_IF_ERROR(validate_text("host.hostname", h.hostname(), 253));
   AXION_RETURN_IF_ERROR(validate_text("host.os", h.os(), 128));
@@ -46,6 +56,7 @@ Result<Decision> decide(const ClusterState& state, const v1::TestServerConnectio
                         const CommandContext&) {
   auto found = require_server(state, cmd.server_id());
   if (!found.ok()) return found.status();
+  AXION_RETURN_IF_ERROR(require_ssh(**found));
   return Decision{};
 }
 
@@ -54,6 +65,7 @@ Result<Decision> decide(const ClusterState& state, const v1::InstallAgent& cmd,
   auto found = require_server(state, cmd.server_id());
   if (!found.ok()) return found.status();
   const ServerState& s = **found;
+  AXION_RETURN_IF_ERROR(require_ssh(s));
   if (!cmd.agent_version().empty()) {
     AXION_RETURN_IF_ERROR(validate_version("agent_version", cmd.agent_version()));
   }

@@ -123,8 +123,13 @@ Result<Decision> decide(const ClusterState& state, const v1::CreateServer& cmd,
   const auto port = effective_ssh_port("port", cmd.port());
   if (!port.ok()) return port.status();
   AXION_RETURN_IF_ERROR(validate_posix_user("ssh_user", cmd.ssh_user()));
-  AXION_RETURN_IF_ERROR(validate_auth_kind(cmd.auth_kind()));
-  AXION_RETURN_IF_ERROR(validate_credential(cmd.has_credential(), cmd.credential()));
+  // Without SSH settings (no auth_kind, no credential) the server is reached only through its
+  // agent, installed by hand with a registration token (CreateAgentRegistrationToken).
+  const bool agent_only = cmd.auth_kind() == v1::SSH_AUTH_KIND_UNSPECIFIED && !cmd.has_credential();
+  if (!agent_only) {
+    AXION_RETURN_IF_ERROR(validate_auth_kind(cmd.auth_kind()));
+    AXION_RETURN_IF_ERROR(validate_credential(cmd.has_credential(), cmd.credential()));
+  }
   AXION_RETURN_IF_ERROR(validate_labels("labels", cmd.labels()));
   if (state.kind == v1::CLUSTER_KIND_KUBERNETES) {
     return failed_precondition("cluster " + state.cluster_id +

@@ -116,6 +116,33 @@ Result<ServerConfig> server_config_from_env() {
   auto ttl = env_int("AXION_IDEMPOTENCY_TTL_HOURS", 24, 1, 24 * 365);
   if (!ttl.ok()) return ttl.status();
   c.idempotency_ttl_hours = static_cast<int>(*ttl);
+  auto offline_after = env_int("AXION_AGENT_OFFLINE_AFTER_MS", 15000, 100, 3600 * 1000);
+  if (!offline_after.ok()) return offline_after.status();
+  c.agent_offline_after = std::chrono::milliseconds(*offline_after);
+  auto heartbeat = env_int("AXION_AGENT_HEARTBEAT_MS", *offline_after / 3, 10, *offline_after - 1);
+  if (!heartbeat.ok()) {
+    return invalid_argument(heartbeat.status().message() +
+                            " (heartbeats must come more often than AXION_AGENT_OFFLINE_AFTER_MS)");
+  }
+  c.agent_heartbeat = std::chrono::milliseconds(*heartbeat);
+  if (const char* v = env("AXION_AGENT_ADDR")) c.agent_addr = v;
+  if (const char* v = env("AXION_AGENT_TLS_CERT")) c.agent_tls_cert = v;
+  if (const char* v = env("AXION_AGENT_TLS_KEY")) c.agent_tls_key = v;
+  if (c.agent_tls_cert.empty() != c.agent_tls_key.empty()) {
+    return invalid_argument("AXION_AGENT_TLS_CERT and AXION_AGENT_TLS_KEY go together: set both "
+                            "(PEM certificate chain and private key) or neither");
+  }
+  if (!c.agent_tls_cert.empty() && c.agent_addr.empty()) {
+    return invalid_argument("AXION_AGENT_TLS_CERT is set but AXION_AGENT_ADDR is not: set the "
+                            "address of the TLS listener for agents, e.g. 0.0.0.0:50052");
+  }
+  if (!c.agent_addr.empty() && c.agent_tls_cert.empty() &&
+      c.agent_addr.rfind("127.", 0) != 0 && c.agent_addr.rfind("localhost:", 0) != 0 &&
+      c.agent_addr.rfind("[::1]:", 0) != 0) {
+    return invalid_argument("AXION_AGENT_ADDR='" + c.agent_addr +
+                            "' is not a loopback address: agent credentials cross it, so set "
+                            "AXION_AGENT_TLS_CERT and AXION_AGENT_TLS_KEY for TLS");
+  }
   if (const char* v = env("AXION_INSTANCE_ID")) {
     c.instance_id = v;
   } else {

@@ -35,6 +35,17 @@ struct ServerConfig {
   // snapshots; 0 turns snapshots off (partitions are then folded from offset 0 at every load).
   std::uint64_t snapshot_every = 10000;
   int idempotency_ttl_hours = 24;            // AXION_IDEMPOTENCY_TTL_HOURS
+  // The agent hub: a stream without heartbeats for agent_offline_after is closed and its agent
+  // recorded OFFLINE (AXION_AGENT_OFFLINE_AFTER_MS); agents are told to send heartbeats every
+  // agent_heartbeat (AXION_AGENT_HEARTBEAT_MS, default a third of the timeout).
+  std::chrono::milliseconds agent_offline_after{15000};
+  std::chrono::milliseconds agent_heartbeat{5000};
+  // AXION_AGENT_ADDR: an extra listener for agents (AgentService is also on AXION_GRPC_ADDR).
+  // TLS with AXION_AGENT_TLS_CERT + AXION_AGENT_TLS_KEY (PEM files); without them it must be a
+  // loopback address.
+  std::string agent_addr;
+  std::string agent_tls_cert;
+  std::string agent_tls_key;
 
   bool embedded() const { return kafka_brokers.empty(); }
   std::string log_dir() const;       // the embedded log's directory

@@ -41,6 +41,17 @@ Result<std::unique_ptr<events::EventLog>> open_log(const ServerConfig& config) {
   return infra::kafka::open_kafka_event_log(kc);
 }
 
+Result<std::string> read_file(const char* variable, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream content;
+  content << in.rdbuf();
+  if (!in || content.str().empty()) {
+    return invalid_argument(std::string(variable) + "='" + path +
+                            "' cannot be read or is empty: give a PEM file");
+  }
+  return content.str();
+}
+
 std::int64_t wall_clock_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -108,6 +119,15 @@ Status ServerApp::start() {
       std::make_unique<infra::gateway::DeploymentServiceImpl>(*gateway_, query_gateway_.get());
   infrastructure_service_ = std::make_unique<infra::gateway::InfrastructureServiceImpl>(
       *gateway_, query_gateway_.get());
+  infra::gateway::AgentHubOptions hub_options;
+  hub_options.offline_after = config_.agent_offline_after;
+  hub_options.heartbeat_interval = config_.agent_heartbeat;
+  agent_hub_ = std::make_unique<infra::gateway::AgentHub>(
+      *bus_, [this](const std::string& server_id) { return cluster_of_server(server_id); },
+      hub_options);
+  agent_hub_->start();
+  agent_service_ = std::make_unique<infra::gateway::AgentServiceImpl>(*agent_hub_);
+  infrastructure_service_->set_agent_hub(agent_hub_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -119,8 +139,28 @@ Status ServerApp::start() {
   builder.RegisterService(deployment_service_.get());
   builder.RegisterService(infrastructure_service_.get());
   builder.RegisterService(admin_service_.get());
+  builder.RegisterService(agent_service_.get());
+  int agent_port = 0;
+  if (!config_.agent_addr.empty()) {
+    std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+    if (!config_.agent_tls_cert.empty()) {
+      auto cert = read_file("AXION_AGENT_TLS_CERT", config_.agent_tls_cert);
+      if (!cert.ok()) return cert.status();
+      auto key = read_file("AXION_AGENT_TLS_KEY", config_.agent_tls_key);
+      if (!key.ok()) return key.status();
+      grpc::SslServerCredentialsOptions tls;
+      tls.pem_key_cert_pairs.push_back({*key, *cert});
+      credentials = grpc::SslServerCredentials(tls);
+    }
+    builder.AddListeningPort(config_.agent_addr, credentials, &agent_port);
+  }
   grpc_ = builder.BuildAndStart();
   grpc_port_ = grpc_port;
+  agent_port_ = agent_port;
+  if (grpc_ && !config_.agent_addr.empty() && agent_port == 0) {
+    return unavailable("cannot listen for agents on " + config_.agent_addr +
+                       ": the address is in use or not local (set AXION_AGENT_ADDR)");
+  }
   if (!grpc_ || grpc_port == 0) {
     return unavailable("cannot listen for gRPC on " + config_.grpc_addr +
                        ": the address is in use or not local (set AXION_GRPC_ADDR)");
@@ -136,6 +176,10 @@ Status ServerApp::start() {
   serving_ = true;
   spdlog::info("axion-server is serving: gRPC on {}, HTTP on {} ({} mode)", config_.grpc_addr,
                config_.http_addr, config_.embedded() ? "embedded" : "cluster");
+  if (!config_.agent_addr.empty()) {
+    spdlog::info("agents also connect on {} ({})", config_.agent_addr,
+                 config_.agent_tls_cert.empty() ? "plaintext, loopback" : "TLS");
+  }
   return ok_status();
 }
 
@@ -283,6 +327,18 @@ Result<axion::v1::RebuildViewsResponse> ServerApp::rebuild_views() {
   return response;
 }
 
+Result<std::string> ServerApp::cluster_of_server(const std::string& server_id) const {
+  if (!views_) return unavailable("axion-server is not serving");
+  auto row = views_->get(projections::Table::kServers, server_id);
+  if (!row.ok()) return row.status();
+  if (!row->has_value()) return not_found("server '" + server_id + "' does not exist");
+  axion::v1::Server server;
+  if (!server.ParseFromString((*row)->doc)) {
+    return data_loss("the view row of server '" + server_id + "' does not parse");
+  }
+  return server.cluster_id();
+}
+
 Status ServerApp::ready() const {
   if (!serving_) return unavailable("axion-server is starting or stopping");
   auto partitions = log_->partition_count(std::string(events::kCommandsTopic));
@@ -346,12 +402,30 @@ std::string ServerApp::metrics() const {
             "Snapshot store errors (the processor went on from the log).",
             stats.snapshot_failures);
   }
+  if (agent_hub_) {
+    const auto agents = agent_hub_->stats();
+    out << "# HELP axion_agent_streams Agent streams open (admitted or waiting for Hello).\n"
+           "# TYPE axion_agent_streams gauge\naxion_agent_streams " << agents.streams << "\n";
+    out << "# HELP axion_agents_connected Agents admitted with an open stream.\n"
+           "# TYPE axion_agents_connected gauge\naxion_agents_connected " << agents.agents << "\n";
+    out << "# HELP axion_agent_heartbeats_total Heartbeats received (kept in memory, not events).\n"
+           "# TYPE axion_agent_heartbeats_total counter\naxion_agent_heartbeats_total "
+        << agents.heartbeats << "\n";
+    out << "# HELP axion_agent_hellos_refused_total Agent Hellos refused.\n"
+           "# TYPE axion_agent_hellos_refused_total counter\naxion_agent_hellos_refused_total "
+        << agents.refused << "\n";
+    out << "# HELP axion_agent_heartbeat_timeouts_total Streams closed for missed heartbeats.\n"
+           "# TYPE axion_agent_heartbeat_timeouts_total counter\n"
+           "axion_agent_heartbeat_timeouts_total " << agents.timeouts << "\n";
+  }
   return out.str();
 }
 
 void ServerApp::stop() {
   if (!serving_.exchange(false) && !grpc_ && !ops_ && !log_) return;
   spdlog::info("axion-server is stopping: finishing in-flight calls");
+  // Agents first: their streams never end on their own, and their OFFLINE reports need the bus.
+  if (agent_hub_) agent_hub_->stop();
   if (grpc_) {
     grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(10));
     grpc_.reset();
@@ -361,6 +435,8 @@ void ServerApp::stop() {
   if (bus_) bus_->stop();
   if (processor_) processor_->stop();
   if (projection_) projection_->stop();
+  agent_service_.reset();
+  agent_hub_.reset();
   infrastructure_service_.reset();
   deployment_service_.reset();
   project_service_.reset();

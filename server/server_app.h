@@ -15,6 +15,8 @@
 #include "common/status.h"
 #include "events/event_log.h"
 #include "infra/grpc/admin_service.h"
+#include "infra/grpc/agent_hub.h"
+#include "infra/grpc/agent_service.h"
 #include "infra/grpc/deployment_service.h"
 #include "infra/grpc/infrastructure_service.h"
 #include "infra/grpc/project_service.h"
@@ -45,6 +47,7 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
 
   int http_port() const { return ops_ ? ops_->port() : 0; }
   int grpc_port() const { return grpc_port_; }
+  int agent_port() const { return agent_port_; }  // 0 without AXION_AGENT_ADDR
   // The open log (null before start / after stop); tests read what the commands appended.
   events::EventLog* log() const { return log_.get(); }
 
@@ -55,6 +58,8 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   // The view store at `where`: a PostgreSQL schema with DATABASE_URL, else a RocksDB directory.
   Result<std::shared_ptr<projections::ViewStore>> open_views(const std::string& where);
   std::string metrics() const;
+  // The cluster of a server, from the servers view (the agent's Hello names only the server).
+  Result<std::string> cluster_of_server(const std::string& server_id) const;
 
   ServerConfig config_;
   std::unique_ptr<events::EventLog> log_;
@@ -73,8 +78,12 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   std::unique_ptr<infra::gateway::ProjectServiceImpl> project_service_;
   std::unique_ptr<infra::gateway::DeploymentServiceImpl> deployment_service_;
   std::unique_ptr<infra::gateway::InfrastructureServiceImpl> infrastructure_service_;
+  // The agents' streams: the hub (liveness in memory, transitions as commands) and its service.
+  std::unique_ptr<infra::gateway::AgentHub> agent_hub_;
+  std::unique_ptr<infra::gateway::AgentServiceImpl> agent_service_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
+  int agent_port_ = 0;
   std::unique_ptr<infra::http::OpsServer> ops_;
   std::atomic<bool> serving_{false};
   std::int64_t started_at_s_ = 0;

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "axion/v1/envelope.pb.h"
@@ -108,7 +109,7 @@ class CommandCall {
   ::grpc::ServerUnaryReactor* finish(const Status& status) { return finish(to_grpc(status)); }
 
   // `answer(const CommandResult&)` fills the response; it runs only if the command was accepted
-  // and the call is still open.
+  // and the call is still open. If it returns a grpc::Status, the call ends with that status.
   template <typename Answer>
   ::grpc::ServerUnaryReactor* submit(const CommandGateway& gateway, const Call& call,
                                      const Target& target, const google::protobuf::Message& payload,
@@ -118,8 +119,16 @@ class CommandCall {
         [state = state_,
          answer = std::move(answer)](Result<axion::v1::CommandResult> result) mutable {
           if (!state->claim()) return;  // cancelled meanwhile
-          if (result.ok()) answer(*result);
-          state->reactor->Finish(result.ok() ? ::grpc::Status::OK : to_grpc(result.status()));
+          if (!result.ok()) return state->reactor->Finish(to_grpc(result.status()));
+          // An answer returning a grpc::Status may still refuse an accepted command's reply
+          // (e.g. a retry that must not see a secret shown only once).
+          if constexpr (std::is_same_v<std::invoke_result_t<Answer&, const axion::v1::CommandResult&>,
+                                       ::grpc::Status>) {
+            state->reactor->Finish(answer(*result));
+          } else {
+            answer(*result);
+            state->reactor->Finish(::grpc::Status::OK);
+          }
         });
     return state_->reactor;
   }

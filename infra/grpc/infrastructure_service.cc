@@ -100,8 +100,9 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   command.set_host(request->host());
   command.set_port(request->port());
   command.set_ssh_user(request->ssh_user());
-  // Key-based until a credential can be attached (the agent's install brings its own key).
-  command.set_auth_kind(v1::SSH_AUTH_KIND_PRIVATE_KEY);
+  // No SSH settings until credentials can be sealed: such a server is reached through an agent
+  // installed by hand with a registration token (CreateAgentRegistrationToken).
+  command.set_auth_kind(v1::SSH_AUTH_KIND_UNSPECIFIED);
   *command.mutable_labels() = request->labels();
   return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
                     [response, server_id = command.server_id()](const v1::CommandResult& result) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "axion/v1/infrastructure.grpc.pb.h"
+#include "infra/grpc/agent_hub.h"
 #include "infra/grpc/command_gateway.h"
 #include "infra/grpc/query_gateway.h"
 
@@ -25,7 +26,12 @@ using InfrastructureServiceBase =
                             axion::v1::InfrastructureService::WithCallbackMethod_UninstallAgent<
                                 axion::v1::InfrastructureService::
                                     WithCallbackMethod_TestServerConnection<
-                                        axion::v1::InfrastructureService::Service>>>>>>>>;
+                                        axion::v1::InfrastructureService::
+                                            WithCallbackMethod_CreateAgentRegistrationToken<
+                                                axion::v1::InfrastructureService::
+                                                    WithCallbackMethod_RevokeAgentCredentials<
+                                                        axion::v1::InfrastructureService::
+                                                            Service>>>>>>>>>>;
 
 class InfrastructureServiceImpl final : public InfrastructureServiceBase {
  public:
@@ -58,6 +64,12 @@ class InfrastructureServiceImpl final : public InfrastructureServiceBase {
   ::grpc::ServerUnaryReactor* TestServerConnection(
       ::grpc::CallbackServerContext*, const axion::v1::TestServerConnectionRequest*,
       axion::v1::TestServerConnectionResponse*) override;
+  ::grpc::ServerUnaryReactor* CreateAgentRegistrationToken(
+      ::grpc::CallbackServerContext*, const axion::v1::CreateAgentRegistrationTokenRequest*,
+      axion::v1::CreateAgentRegistrationTokenResponse*) override;
+  ::grpc::ServerUnaryReactor* RevokeAgentCredentials(
+      ::grpc::CallbackServerContext*, const axion::v1::RevokeAgentCredentialsRequest*,
+      axion::v1::RevokeAgentCredentialsResponse*) override;
   ::grpc::Status GetCluster(::grpc::ServerContext*, const axion::v1::GetClusterRequest*,
                             axion::v1::GetClusterResponse*) override;
   ::grpc::Status ListClusters(::grpc::ServerContext*, const axion::v1::ListClustersRequest*,
@@ -68,9 +80,14 @@ class InfrastructureServiceImpl final : public InfrastructureServiceBase {
   ::grpc::Status GetAgentStatus(::grpc::ServerContext*, const axion::v1::GetAgentStatusRequest*,
                                 axion::v1::GetAgentStatusResponse*) override;
 
+  // GetAgentStatus adds what the hub knows in memory (connected, last heartbeat, load).
+  // REQUIRES: `hub` outlives the service; set before serving.
+  void set_agent_hub(const AgentHub* hub) { hub_ = hub; }
+
  private:
   const CommandGateway& gateway_;
   const QueryGateway* queries_;
+  const AgentHub* hub_ = nullptr;
 };
 
 }  // namespace axion::infra::gateway

@@ -1,5 +1,7 @@
 // The query RPCs of ProjectService, DeploymentService and InfrastructureService: each one is
 // QueryGateway::begin (token, consistency wait) and one ViewQueries call.
+#include <google/protobuf/util/time_util.h>
+
 #include "infra/grpc/deployment_service.h"
 #include "infra/grpc/infrastructure_service.h"
 #include "infra/grpc/project_service.h"
@@ -99,9 +101,22 @@ Status into(Result<T> result, Out* out) {
 ::grpc::Status InfrastructureServiceImpl::GetAgentStatus(::grpc::ServerContext* context,
                                                          const v1::GetAgentStatusRequest* request,
                                                          v1::GetAgentStatusResponse* response) {
-  return answer_query(queries_, context, request->min_positions(), [&](ViewQueries& q) {
+  auto status = answer_query(queries_, context, request->min_positions(), [&](ViewQueries& q) {
     return into(q.agent_status(request->server_id()), response);
   });
+  // Heartbeats are not events: what the hub holds in memory completes the view.
+  if (!status.ok() || !hub_) return status;
+  if (const auto live = hub_->live(request->server_id())) {
+    response->set_connected(live->connected);
+    *response->mutable_load() = live->load;
+    if (live->last_heartbeat_ms > 0) {
+      const auto at = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(
+          live->last_heartbeat_ms);
+      *response->mutable_last_heartbeat_at() = at;
+      if (at > response->last_seen_at()) *response->mutable_last_seen_at() = at;
+    }
+  }
+  return status;
 }
 
 }  // namespace axion::infra::gateway

@@ -252,5 +252,30 @@ TEST(ConnectAgent, WrongAgentWrongCredentialAndRevokedAreRefused) {
   EXPECT_EQ(fold({}, h.events), h.state);
 }
 
+TEST(AgentOnlyServer, IsCreatedWithoutSshSettingsAndRegistersWithAToken) {
+  History h = with_cluster();
+  auto cmd = create_server();
+  cmd.set_auth_kind(v1::SSH_AUTH_KIND_UNSPECIFIED);
+  cmd.clear_credential();
+  const Decision created = h.step(cmd, ctx("create-server"));
+  const std::string id = created.ids.at("server_id");
+  // SSH work is refused, saying what to do instead.
+  v1::TestServerConnection test;
+  test.set_server_id(id);
+  const auto no_ssh = decide(h.state, test, ctx());
+  EXPECT_REFUSED(no_ssh, StatusCode::kFailedPrecondition, "");
+  EXPECT_NE(no_ssh.status().message().find("CreateAgentRegistrationToken"), std::string::npos);
+  v1::InstallAgent install;
+  install.set_server_id(id);
+  EXPECT_REFUSED(decide(h.state, install, ctx()), StatusCode::kFailedPrecondition, "");
+  // A credential without an auth kind is still refused.
+  auto half = create_server("10.0.0.9", "web-9");
+  half.set_auth_kind(v1::SSH_AUTH_KIND_UNSPECIFIED);
+  EXPECT_REFUSED(decide(h.state, half, ctx("c2")), StatusCode::kInvalidArgument, "auth_kind");
+  h.step(issue(id), ctx("issue"));
+  h.step(register_with(id), hub("register"));
+  EXPECT_EQ(h.state.servers.at(id).agent_status, v1::AGENT_STATUS_ONLINE);
+}
+
 }  // namespace
 }  // namespace axion::commands::testing

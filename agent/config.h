@@ -1,0 +1,31 @@
+// AgentConfig: what axion-agent reads from its flags and environment (a flag wins over its
+// variable), checked once at start-up so a bad value is a clear error naming the flag.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/status.h"
+
+namespace axion::agent {
+
+struct AgentConfig {
+  std::string server_addr;  // --server / AXION_AGENT_SERVER: host:port of axion-server
+  std::string server_id;    // --server-id / AXION_AGENT_SERVER_ID: the server this agent runs on
+  // --token-file / AXION_AGENT_TOKEN_FILE: the one-time registration token (first start only).
+  std::string token_file;
+  // --state-dir / AXION_AGENT_STATE_DIR: agent id and long-lived credential (0600), and the
+  // volume whose disk use heartbeats report.
+  std::string state_dir = "/var/lib/axion-agent";
+  // --tls-ca / AXION_AGENT_TLS_CA: PEM certificate(s) to trust; set => the connection uses TLS.
+  std::string tls_ca;
+  // Reconnect backoff: exponential from min to max, with jitter.
+  std::chrono::milliseconds backoff_min{500};   // AXION_AGENT_BACKOFF_MIN_MS
+  std::chrono::milliseconds backoff_max{30000};  // AXION_AGENT_BACKOFF_MAX_MS
+};
+
+// Parses argv and the environment. On --help, `help` gets the usage and the result is
+// CANCELLED; a bad value is INVALID_ARGUMENT naming the flag and its variable.
+Result<AgentConfig> agent_config(int argc, char** argv, std::string* help);
+
+}  // namespace axion::agent

@@ -1,0 +1,249 @@
+#include "agent/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "agent/state_store.h"
+
+namespace axion::agent {
+
+namespace v1 = axion::v1;
+
+namespace {
+
+Result<std::string> read_token(const std::string& path) {
+  if (path.empty()) {
+    return failed_precondition("the agent is not registered yet and has no registration token: "
+                               "set --token-file (AXION_AGENT_TOKEN_FILE)");
+  }
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  std::string token = s.str();
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
+    token.pop_back();
+  }
+  if (!in || token.empty()) {
+    return failed_precondition("cannot read a registration token from " + path +
+                               " (--token-file / AXION_AGENT_TOKEN_FILE)");
+  }
+  return token;
+}
+
+// Reports what the agent's runtimes say about a task on the stream (writes are serialized).
+class StreamSink final : public TaskSink {
+ public:
+  StreamSink(grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>& stream,
+             std::mutex& write_mu)
+      : stream_(stream), write_mu_(write_mu) {}
+  void update(const v1::TaskUpdate& update) override {
+    v1::AgentMessage m;
+    *m.mutable_task_update() = update;
+    std::lock_guard lock(write_mu_);
+    stream_.Write(m);
+  }
+
+ private:
+  grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>& stream_;
+  std::mutex& write_mu_;
+};
+
+bool lasting(grpc::StatusCode code) {
+  return code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
+         code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::FAILED_PRECONDITION;
+}
+
+}  // namespace
+
+AgentConnection::AgentConnection(AgentConfig config, HostSampler& sampler, Runtimes& runtimes)
+    : config_(std::move(config)), sampler_(sampler), runtimes_(runtimes),
+      rng_(std::random_device{}()) {}
+
+void AgentConnection::stop() {
+  std::lock_guard lock(mu_);
+  stopping_ = true;
+  if (context_) context_->TryCancel();
+  cv_.notify_all();
+}
+
+bool AgentConnection::wait(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, delay, [&] { return stopping_; });
+}
+
+std::shared_ptr<grpc::Channel> AgentConnection::channel() {
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (!config_.tls_ca.empty()) {
+    std::ifstream in(config_.tls_ca);
+    std::stringstream pem;
+    pem << in.rdbuf();
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = pem.str();
+    credentials = grpc::SslCredentials(tls);
+  }
+  return grpc::CreateChannel(config_.server_addr, credentials);
+}
+
+Result<std::string> AgentConnection::hello_token(v1::AgentHello& hello) {
+  auto stored = load_identity(config_.state_dir);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value() && (*stored)->server_id == config_.server_id) {
+    hello.set_agent_id((*stored)->agent_id);
+    hello.set_cluster_id((*stored)->cluster_id);
+    return (*stored)->credential;
+  }
+  if (stored->has_value()) {
+    spdlog::warn("the stored identity is for server {}, not {}: registering anew",
+                 (*stored)->server_id, config_.server_id);
+  }
+  return read_token(config_.token_file);
+}
+
+Status AgentConnection::run() {
+  std::chrono::milliseconds backoff = config_.backoff_min;
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return ok_status();
+      if (!fatal_.ok()) return fatal_;
+    }
+    const Status s = session();
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return ok_status();
+      if (!fatal_.ok()) return fatal_;
+    }
+    if (s.ok()) backoff = config_.backoff_min;  // it was admitted: start over
+    // Full jitter in [backoff/2, backoff]: agents that lost the same server do not return
+    // in lockstep.
+    std::uniform_int_distribution<long long> jitter(backoff.count() / 2, backoff.count());
+    const std::chrono::milliseconds delay(jitter(rng_));
+    spdlog::info("reconnecting in {} ms", delay.count());
+    if (!wait(delay)) return ok_status();
+    backoff = std::min(config_.backoff_max, backoff * 2);
+  }
+}
+
+Status AgentConnection::session() {
+  v1::AgentHello hello;
+  hello.set_server_id(config_.server_id);
+  hello.set_version(kAgentVersion);
+  for (const auto& r : runtimes_.available()) hello.add_runtimes(r);
+  *hello.mutable_host() = sampler_.facts();
+  auto token = hello_token(hello);
+  if (!token.ok()) {
+    spdlog::error("cannot connect: {}", token.status().message());
+    return token.status();
+  }
+  hello.set_token(*token);
+  const bool registering = hello.agent_id().empty();
+
+  auto stub = v1::AgentService::NewStub(channel());
+  grpc::ClientContext context;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return ok_status();
+    context_ = &context;
+  }
+  struct Forget {
+    AgentConnection* self;
+    ~Forget() {
+      std::lock_guard lock(self->mu_);
+      self->context_ = nullptr;
+    }
+  } forget{this};
+
+  auto stream = stub->Connect(&context);
+  v1::AgentMessage first;
+  *first.mutable_hello() = hello;
+  v1::ServerMessage reply;
+  if (!stream->Write(first) || !stream->Read(&reply) || !reply.has_welcome()) {
+    const grpc::Status status = stream->Finish();
+    const std::string what = status.error_message().empty() ? "the server closed the stream"
+                                                            : status.error_message();
+    if (lasting(status.error_code())) {
+      spdlog::error("axion-server refused this agent ({}): {}", static_cast<int>(status.error_code()),
+                    what);
+    } else {
+      spdlog::warn("cannot reach axion-server at {}: {}", config_.server_addr, what);
+    }
+    return Status(static_cast<StatusCode>(status.error_code()), what);
+  }
+  const v1::AgentWelcome& welcome = reply.welcome();
+  if (!welcome.credential().empty()) {
+    // The registration token is spent: the credential must be on disk before anything else.
+    AgentIdentity identity{welcome.agent_id(), welcome.credential(), welcome.server_id(),
+                           welcome.cluster_id()};
+    if (Status saved = save_identity(config_.state_dir, identity); !saved.ok()) {
+      std::lock_guard lock(mu_);
+      fatal_ = saved;
+      spdlog::critical("registered as agent {} but cannot store its credential: {}",
+                       welcome.agent_id(), saved.message());
+      context.TryCancel();
+      stream->Finish();
+      return saved;
+    }
+    spdlog::info("registered as agent {} of server {} (credential stored in {})",
+                 welcome.agent_id(), welcome.server_id(), config_.state_dir);
+  } else if (registering) {
+    spdlog::warn("the server admitted a registration without a credential");
+  } else {
+    spdlog::info("connected as agent {} of server {}", welcome.agent_id(), welcome.server_id());
+  }
+  auto interval = std::chrono::milliseconds(welcome.heartbeat_interval().seconds() * 1000 +
+                                            welcome.heartbeat_interval().nanos() / 1000000);
+  if (interval.count() <= 0) interval = std::chrono::milliseconds(5000);
+
+  // Reader: tasks and cancels from the server; the stream's end wakes the heartbeat loop.
+  std::mutex write_mu;
+  StreamSink sink(*stream, write_mu);
+  std::atomic<bool> broken{false};
+  std::thread reader([&] {
+    v1::ServerMessage m;
+    while (stream->Read(&m)) {
+      if (m.has_task()) {
+        v1::AgentMessage ack;
+        ack.mutable_task_ack()->set_task_id(m.task().task_id());
+        {
+          std::lock_guard lock(write_mu);
+          stream->Write(ack);
+        }
+        runtimes_.dispatch(m.task(), sink);
+      } else if (m.has_cancel()) {
+        runtimes_.cancel(m.cancel().task_id());
+      }
+    }
+    broken = true;
+    std::lock_guard lock(mu_);
+    cv_.notify_all();
+  });
+
+  // Heartbeats, the first one at once (so the server sees load right after Welcome).
+  while (!broken) {
+    v1::AgentMessage beat;
+    *beat.mutable_heartbeat() = sampler_.sample();
+    {
+      std::lock_guard lock(write_mu);
+      if (!stream->Write(beat)) break;
+    }
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, interval, [&] { return stopping_ || broken.load(); });
+    if (stopping_) break;
+  }
+  {
+    std::lock_guard lock(write_mu);
+    stream->WritesDone();
+  }
+  context.TryCancel();  // the reader may be blocked in Read
+  reader.join();
+  const grpc::Status status = stream->Finish();
+  if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+    spdlog::warn("the stream to axion-server ended: {}", status.error_message());
+  }
+  return ok_status();
+}
+
+}  // namespace axion::agent

@@ -1,0 +1,71 @@
+// axion-agent: wires its configuration, logging, host sampler, runtimes and connection
+// together, then runs until SIGTERM/SIGINT (clean shutdown: the stream is closed, exit 0).
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "agent/config.h"
+#include "agent/connection.h"
+#include "agent/host_metrics.h"
+#include "agent/runtime.h"
+#include "infra/log/logging.h"
+
+int main(int argc, char** argv) {
+  auto log_config = axion::infra::log::log_config_from_env();
+  if (!log_config.ok()) {
+    std::fprintf(stderr, "axion-agent: %s\n", log_config.status().message().c_str());
+    return 2;
+  }
+  (void)axion::infra::log::configure_logging(*log_config);
+  std::string help;
+  auto config = axion::agent::agent_config(argc, argv, &help);
+  if (!config.ok()) {
+    if (config.status().code() == axion::StatusCode::kCancelled) {
+      std::fputs(help.c_str(), stdout);
+      return 0;
+    }
+    spdlog::critical("bad configuration: {}", config.status().message());
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(config->state_dir, ec);
+  if (ec || chmod(config->state_dir.c_str(), 0700) != 0) {
+    spdlog::critical("cannot use the state directory {} (--state-dir / AXION_AGENT_STATE_DIR)",
+                     config->state_dir);
+    return 2;
+  }
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads started below inherit the mask
+
+  axion::agent::HostSampler sampler(config->state_dir);
+  // Task runtimes (process, compose) arrive in issue 6, part 2; until then every task is
+  // answered "runtime not available".
+  axion::agent::Runtimes runtimes;
+  axion::agent::AgentConnection connection(*config, sampler, runtimes);
+  std::thread waiter([&] {
+    int received = 0;
+    sigwait(&signals, &received);
+    spdlog::info("received signal {}: stopping", received);
+    connection.stop();
+  });
+  spdlog::info("axion-agent {} starting for server {} (axion-server at {})",
+               axion::agent::kAgentVersion, config->server_id, config->server_addr);
+  const axion::Status result = connection.run();
+  if (!result.ok()) {
+    spdlog::critical("axion-agent stops: {}", result.message());
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+    return 1;
+  }
+  waiter.join();
+  spdlog::info("axion-agent stopped");
+  return 0;
+}

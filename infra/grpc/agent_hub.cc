@@ -1,0 +1,429 @@
+#include "infra/grpc/agent_hub.h"
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "commands/validators.h"
+#include "infra/grpc/agent_secrets.h"
+#include "infra/grpc/command_gateway.h"
+
+namespace axion::infra::gateway {
+
+namespace v1 = axion::v1;
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+constexpr std::size_t kMaxToken = 4096;
+constexpr int kMaxAttempts = 3;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+
+// A refused command's result as the Status the stream ends with.
+Result<v1::CommandResult> as_outcome(Result<v1::CommandResult> result) {
+  if (!result.ok() || result->status_code() == 0) return result;
+  Status refusal(static_cast<StatusCode>(result->status_code()), result->message(),
+                 result->retryable());
+  if (!result->field().empty()) return std::move(refusal).with_field(result->field());
+  return refusal;
+}
+
+// Hello checks that need no state: the refusal names what to fix on the agent's side.
+Status check_hello(const v1::AgentHello& hello) {
+  if (hello.server_id().empty()) {
+    return invalid_field("server_id", "the Hello names no server: set AXION_AGENT_SERVER_ID");
+  }
+  AXION_RETURN_IF_ERROR(commands::validate_id("server_id", hello.server_id()));
+  if (!hello.agent_id().empty()) {
+    AXION_RETURN_IF_ERROR(commands::validate_id("agent_id", hello.agent_id()));
+  }
+  if (!hello.cluster_id().empty()) {
+    AXION_RETURN_IF_ERROR(commands::validate_id("cluster_id", hello.cluster_id()));
+  }
+  if (hello.token().empty() || hello.token().size() > kMaxToken) {
+    return unauthenticated("the Hello carries no token: give the agent a registration token "
+                           "(CreateAgentRegistrationToken) or its stored credential");
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+AgentHub::AgentHub(commands::CommandBus& bus, ClusterOfServer cluster_of, AgentHubOptions options)
+    : bus_(bus), cluster_of_(std::move(cluster_of)), options_(options) {}
+
+AgentHub::~AgentHub() { stop(std::chrono::milliseconds(0)); }
+
+void AgentHub::start() {
+  std::lock_guard lock(mu_);
+  if (running_ || stopping_) return;
+  running_ = true;
+  reaper_ = std::thread([this] { reap_loop(); });
+}
+
+void AgentHub::stop(std::chrono::milliseconds drain) {
+  std::vector<std::shared_ptr<StreamHandle>> handles;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    running_ = false;
+    for (auto& [id, s] : sessions_) {
+      if (s.close_reason.empty()) s.close_reason = "axion-server stopped";
+      handles.push_back(s.handle);
+    }
+  }
+  cv_.notify_all();
+  if (reaper_.joinable()) reaper_.join();
+  for (auto& h : handles) h->close(unavailable("axion-server is stopping; reconnect"));
+  // The streams end on gRPC's threads and report OFFLINE through the lanes; give those a
+  // bounded time to be recorded while the bus still runs.
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, drain, [&] { return sessions_.empty() && in_flight_ == 0; });
+}
+
+std::string AgentHub::open(std::shared_ptr<StreamHandle> handle) {
+  const std::string id = new_uuid();
+  bool refuse = false;
+  {
+    std::lock_guard lock(mu_);
+    refuse = stopping_;
+    Session& s = sessions_[id];
+    s.handle = handle;
+    s.last_sign = Clock::now();
+    if (refuse) s.close_reason = "axion-server stopped";
+  }
+  if (refuse) handle->close(unavailable("axion-server is stopping; reconnect"));
+  return id;
+}
+
+void AgentHub::hello(const std::string& session_id, const v1::AgentHello& hello, Admitted done) {
+  if (auto s = check_hello(hello); !s.ok()) return done(s);
+  {
+    std::lock_guard lock(mu_);
+    const auto it = sessions_.find(session_id);
+    if (it == sessions_.end() || stopping_) {
+      return done(unavailable("axion-server is stopping; reconnect"));
+    }
+    if (!it->second.server_id.empty()) {
+      return done(invalid_argument("a stream sends one Hello, first"));
+    }
+    it->second.server_id = hello.server_id();
+    it->second.last_sign = Clock::now();
+  }
+  std::string cluster_id = hello.cluster_id();
+  if (cluster_id.empty()) {
+    auto found = cluster_of_(hello.server_id());
+    if (!found.ok()) {
+      {
+        std::lock_guard lock(mu_);
+        ++totals_.refused;
+      }
+      if (found.status().code() == StatusCode::kNotFound) {
+        return done(unauthenticated("server " + hello.server_id() +
+                                    " is not known to this control plane: check "
+                                    "AXION_AGENT_SERVER_ID"));
+      }
+      return done(found.status());
+    }
+    cluster_id = *found;
+  }
+  // A registration token (first connect, or a new token after revocation) or the credential.
+  const bool registering = hello.agent_id().empty() ||
+                           hello.token().rfind(kRegistrationTokenPrefix, 0) == 0;
+  std::string credential;
+  std::unique_ptr<google::protobuf::Message> command;
+  std::string key;
+  if (registering) {
+    auto minted = new_agent_secret(kAgentCredentialPrefix);
+    if (!minted.ok()) return done(minted.status());
+    credential = *minted;
+    auto reg = std::make_unique<v1::RegisterAgent>();
+    reg->set_server_id(hello.server_id());
+    reg->set_cluster_id(cluster_id);
+    reg->set_agent_id(hello.agent_id());
+    reg->set_token_hash(secret_hash(hello.token()));
+    reg->set_credential_hash(secret_hash(credential));
+    reg->set_version(hello.version());
+    *reg->mutable_runtimes() = hello.runtimes();
+    *reg->mutable_host() = hello.host();
+    command = std::move(reg);
+    key = "agent-register:" + session_id;
+  } else {
+    auto conn = std::make_unique<v1::ConnectAgent>();
+    conn->set_server_id(hello.server_id());
+    conn->set_cluster_id(cluster_id);
+    conn->set_agent_id(hello.agent_id());
+    conn->set_credential_hash(secret_hash(hello.token()));
+    conn->set_version(hello.version());
+    *conn->mutable_runtimes() = hello.runtimes();
+    *conn->mutable_host() = hello.host();
+    command = std::move(conn);
+    key = "agent-connect:" + session_id;
+  }
+  std::shared_ptr<google::protobuf::Message> payload(std::move(command));
+  enqueue(hello.server_id(), [this, session_id, cluster_id, key, payload, credential,
+                              server_id = hello.server_id(), version = hello.version(),
+                              agent_id = hello.agent_id(),
+                              done = std::move(done)](std::function<void()> next) mutable {
+    submit(cluster_id, key, *payload,
+           [this, session_id, cluster_id, server_id, version, credential, agent_id,
+            done = std::move(done),
+            next = std::move(next)](Result<v1::CommandResult> result) mutable {
+             if (!result.ok()) {
+               {
+                 std::lock_guard lock(mu_);
+                 ++totals_.refused;
+               }
+               spdlog::warn("agent of server {} refused: {}", server_id,
+                            result.status().to_string());
+               done(result.status());
+               return next();
+             }
+             Admission admission;
+             admission.cluster_id = cluster_id;
+             admission.server_id = server_id;
+             admission.credential = credential;
+             std::shared_ptr<StreamHandle> replaced;
+             {
+               std::lock_guard lock(mu_);
+               ++totals_.admitted;
+               auto it = sessions_.find(session_id);
+               if (it != sessions_.end()) {
+                 Session& s = it->second;
+                 // Registration names the agent (created_ids); a reconnect is who it said.
+                 const auto created = result->created_ids().find("agent_id");
+                 s.agent_id = created != result->created_ids().end() ? created->second : agent_id;
+                 admission.agent_id = s.agent_id;
+                 s.admitted = true;
+                 s.cluster_id = cluster_id;
+                 s.version = version;
+                 s.connected_at_ms = wall_ms();
+                 s.last_sign = Clock::now();
+                 // A newer stream of the same server replaces the older one.
+                 auto& current = current_[server_id];
+                 if (!current.empty() && current != session_id) {
+                   const auto old = sessions_.find(current);
+                   if (old != sessions_.end()) {
+                     old->second.close_reason = "replaced by a newer connection";
+                     replaced = old->second.handle;
+                   }
+                 }
+                 current = session_id;
+               }
+             }
+             if (replaced) {
+               replaced->close(Status(StatusCode::kAborted,
+                                      "a newer connection of this agent replaced this one"));
+             }
+             spdlog::info("agent {} of server {} admitted ({})", admission.agent_id, server_id,
+                          credential.empty() ? "credential" : "registered");
+             done(std::move(admission));
+             next();
+           });
+  });
+}
+
+void AgentHub::heartbeat(const std::string& session_id, const v1::AgentHeartbeat& hb) {
+  std::lock_guard lock(mu_);
+  const auto it = sessions_.find(session_id);
+  if (it == sessions_.end() || !it->second.admitted) return;
+  Session& s = it->second;
+  s.last_sign = Clock::now();
+  s.last_heartbeat_ms = wall_ms();
+  ++s.heartbeats;
+  ++totals_.heartbeats;
+  s.load.set_cpu_percent(hb.cpu_percent());
+  s.load.set_memory_used_mb(hb.memory_used_mb());
+  s.load.set_memory_total_mb(hb.memory_total_mb());
+  s.load.set_disk_used_mb(hb.disk_used_mb());
+  s.load.set_disk_total_mb(hb.disk_total_mb());
+}
+
+void AgentHub::closed(const std::string& session_id) {
+  std::string server_id;
+  {
+    std::lock_guard lock(mu_);
+    const auto it = sessions_.find(session_id);
+    if (it == sessions_.end()) return;
+    server_id = it->second.server_id;
+    if (server_id.empty()) {  // never said Hello: nothing was recorded about it
+      sessions_.erase(it);
+      cv_.notify_all();
+      return;
+    }
+  }
+  // After any admission queued before it: only then is "still current?" the right question.
+  enqueue(server_id, [this, session_id, server_id](std::function<void()> next) {
+    std::string cluster_id, agent_id, reason;
+    bool current = false;
+    {
+      std::lock_guard lock(mu_);
+      const auto it = sessions_.find(session_id);
+      if (it != sessions_.end()) {
+        const auto cur = current_.find(server_id);
+        current = it->second.admitted && cur != current_.end() && cur->second == session_id;
+        if (current) current_.erase(cur);
+        cluster_id = it->second.cluster_id;
+        agent_id = it->second.agent_id;
+        reason = it->second.close_reason.empty() ? "agent stream ended" : it->second.close_reason;
+        sessions_.erase(it);
+        cv_.notify_all();
+      }
+    }
+    if (!current) return next();
+    report_offline(session_id, server_id, cluster_id, agent_id, reason);
+    next();
+  });
+}
+
+void AgentHub::report_offline(const std::string& session_id, const std::string& server_id,
+                              const std::string& cluster_id, const std::string& agent_id,
+                              const std::string& reason) {
+  v1::AgentStatusChanged report;
+  report.set_server_id(server_id);
+  report.set_cluster_id(cluster_id);
+  report.set_agent_id(agent_id);
+  report.set_to_status(v1::AGENT_STATUS_OFFLINE);
+  report.set_reason(reason);
+  spdlog::info("agent {} of server {} offline: {}", agent_id, server_id, reason);
+  submit(cluster_id, "agent-offline:" + session_id, report,
+         [server_id](Result<v1::CommandResult> result) {
+           if (!result.ok()) {
+             spdlog::warn("agent of server {}: OFFLINE not recorded: {}", server_id,
+                          result.status().to_string());
+           }
+         });
+}
+
+std::optional<LiveAgent> AgentHub::live(const std::string& server_id) const {
+  std::lock_guard lock(mu_);
+  const auto cur = current_.find(server_id);
+  if (cur == current_.end()) return std::nullopt;
+  const auto it = sessions_.find(cur->second);
+  if (it == sessions_.end()) return std::nullopt;
+  const Session& s = it->second;
+  LiveAgent out;
+  out.connected = true;
+  out.agent_id = s.agent_id;
+  out.version = s.version;
+  out.connected_at_ms = s.connected_at_ms;
+  out.last_heartbeat_ms = s.last_heartbeat_ms;
+  out.load = s.load;
+  out.heartbeats = s.heartbeats;
+  return out;
+}
+
+AgentHubStats AgentHub::stats() const {
+  std::lock_guard lock(mu_);
+  AgentHubStats out = totals_;
+  out.streams = sessions_.size();
+  out.agents = current_.size();
+  return out;
+}
+
+void AgentHub::enqueue(const std::string& server_id, Op op) {
+  {
+    std::lock_guard lock(mu_);
+    Lane& lane = lanes_[server_id];
+    if (lane.busy) {
+      lane.pending.push_back(std::move(op));
+      return;
+    }
+    lane.busy = true;
+  }
+  op([this, server_id] { lane_done(server_id); });
+}
+
+void AgentHub::lane_done(const std::string& server_id) {
+  Op next;
+  {
+    std::lock_guard lock(mu_);
+    Lane& lane = lanes_[server_id];
+    if (lane.pending.empty()) {
+      lanes_.erase(server_id);
+      return;
+    }
+    next = std::move(lane.pending.front());
+    lane.pending.pop_front();
+  }
+  next([this, server_id] { lane_done(server_id); });
+}
+
+void AgentHub::submit(const std::string& cluster_id, const std::string& key,
+                      const google::protobuf::Message& payload, commands::CommandBus::Done done,
+                      int attempt) {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = [](auto tp) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+  };
+  v1::CommandEnvelope envelope;
+  envelope.set_command_id(new_uuid());
+  envelope.set_idempotency_key(key);
+  envelope.set_type(payload.GetDescriptor()->full_name());
+  envelope.set_aggregate_id(cluster_id);
+  envelope.set_aggregate_type("cluster");
+  envelope.set_partition_key(cluster_id);
+  envelope.set_actor("system");
+  envelope.set_correlation_id(envelope.command_id());
+  *envelope.mutable_deadline() =
+      TimeUtil::MillisecondsToTimestamp(ms(now + options_.command_timeout));
+  *envelope.mutable_issued_at() = TimeUtil::MillisecondsToTimestamp(ms(now));
+  envelope.mutable_payload()->PackFrom(payload);
+  {
+    std::lock_guard lock(mu_);
+    ++in_flight_;
+  }
+  // The payload is copied into the envelope; a retry needs it again.
+  std::shared_ptr<google::protobuf::Message> copy(payload.New());
+  copy->CopyFrom(payload);
+  bus_.submit_async(
+      std::move(envelope), options_.command_timeout,
+      [this, cluster_id, key, copy, attempt,
+       done = std::move(done)](Result<v1::CommandResult> result) mutable {
+        result = as_outcome(std::move(result));
+        const bool retry = !result.ok() && attempt < kMaxAttempts &&
+                           (result.status().code() == StatusCode::kDeadlineExceeded ||
+                            result.status().code() == StatusCode::kUnavailable);
+        if (retry) {
+          submit(cluster_id, key, *copy, std::move(done), attempt + 1);
+        } else {
+          done(std::move(result));
+        }
+        std::lock_guard lock(mu_);
+        --in_flight_;
+        cv_.notify_all();
+      });
+}
+
+void AgentHub::reap_loop() {
+  const auto tick = std::clamp(options_.offline_after / 5, std::chrono::milliseconds(20),
+                               std::chrono::milliseconds(1000));
+  std::unique_lock lock(mu_);
+  while (running_) {
+    cv_.wait_for(lock, tick);
+    if (!running_) break;
+    const auto now = Clock::now();
+    std::vector<std::pair<std::shared_ptr<StreamHandle>, std::string>> expired;
+    for (auto& [id, s] : sessions_) {
+      if (!s.close_reason.empty() || now - s.last_sign <= options_.offline_after) continue;
+      s.close_reason = (s.admitted ? "no heartbeat for " : "no Hello for ") +
+                       std::to_string(options_.offline_after.count()) + " ms";
+      ++totals_.timeouts;
+      expired.emplace_back(s.handle, s.close_reason);
+    }
+    lock.unlock();
+    for (auto& [handle, reason] : expired) handle->close(unavailable(reason + "; reconnect"));
+    lock.lock();
+  }
+}
+
+}  // namespace axion::infra::gateway

@@ -12,6 +12,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
 #include <filesystem>
 #include <functional>
 
@@ -108,13 +113,15 @@ class AgentE2E : public ::testing::Test {
   void SetUp() override {
     http_port_ = free_port();
     grpc_port_ = free_port();
-    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+    server_env_ = {
         "AXION_DATA_DIR=" + scratch_dir("agent-e2e-data"),
         "AXION_HTTP_ADDR=127.0.0.1:" + std::to_string(http_port_),
         "AXION_GRPC_ADDR=127.0.0.1:" + std::to_string(grpc_port_),
         "AXION_API_TOKENS=tester=" + kApiToken,
         "AXION_AGENT_OFFLINE_AFTER_MS=" + std::to_string(kOfflineAfterMs),
-        "AXION_AGENT_HEARTBEAT_MS=200", "LOG_FORMAT=text"});
+        "AXION_AGENT_HEARTBEAT_MS=200", "LOG_FORMAT=text"};
+    for (const auto& kv : extra_env_) server_env_.push_back(kv);
+    server_ = std::make_unique<ServerProcess>(server_env_);
     ASSERT_GT(server_->pid(), 0);
     httplib::Client http("127.0.0.1", http_port_);
     ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << server_->log();
@@ -216,6 +223,8 @@ class AgentE2E : public ::testing::Test {
     return args;
   }
 
+  std::vector<std::string> extra_env_;  // set by a derived fixture before SetUp
+  std::vector<std::string> server_env_;
   int http_port_ = 0, grpc_port_ = 0;
   std::unique_ptr<ServerProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -370,6 +379,98 @@ TEST_F(AgentE2E, RefusesWrongReusedAndRevokedTokensAndCredentials) {
   EXPECT_THAT(denied.status.error_message(), HasSubstr("revoked"));
   EXPECT_THAT(server_->log(), Not(HasSubstr(token)));
   EXPECT_THAT(server_->log(), Not(HasSubstr(registered.welcome.credential())));
+}
+
+// A self-signed certificate for localhost / 127.0.0.1 and its key, PEM.
+std::pair<std::string, std::string> self_signed_certificate() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* cert = X509_new();
+  X509_set_version(cert, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+  X509_set_pubkey(cert, key);
+  X509_NAME* name = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(cert, name);
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
+  for (const auto& [nid, value] : std::vector<std::pair<int, const char*>>{
+           {NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
+           {NID_basic_constraints, "critical,CA:TRUE"},
+           {NID_key_usage, "critical,digitalSignature,keyCertSign"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    X509_add_ext(cert, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(cert, key, EVP_sha256());
+  const auto pem = [](auto write) {
+    BIO* bio = BIO_new(BIO_s_mem());
+    write(bio);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio, &data);
+    std::string out(data, static_cast<std::size_t>(n));
+    BIO_free(bio);
+    return out;
+  };
+  std::string cert_pem = pem([&](BIO* b) { PEM_write_bio_X509(b, cert); });
+  std::string key_pem =
+      pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return {cert_pem, key_pem};
+}
+
+// The same server with a TLS listener for agents (AXION_AGENT_ADDR + certificate).
+class AgentTlsE2E : public AgentE2E {
+ protected:
+  AgentTlsE2E() {
+    const std::string dir = scratch_dir("agent-tls");
+    const auto [cert, key] = self_signed_certificate();
+    cert_file_ = dir + "/cert.pem";
+    std::ofstream(cert_file_) << cert;
+    std::ofstream(dir + "/key.pem") << key;
+    agent_port_ = free_port();
+    extra_env_ = {"AXION_AGENT_ADDR=127.0.0.1:" + std::to_string(agent_port_),
+                  "AXION_AGENT_TLS_CERT=" + cert_file_, "AXION_AGENT_TLS_KEY=" + dir + "/key.pem"};
+  }
+  std::string cert_file_;
+  int agent_port_ = 0;
+};
+
+TEST_F(AgentTlsE2E, AnAgentRegistersOverTlsAndPlaintextIsRefusedThere) {
+  const std::string dir = scratch_dir("agent-tls-agent");
+  std::ofstream(dir + "/token") << mint_token();
+  AgentProcess agent({"--server", "localhost:" + std::to_string(agent_port_), "--server-id",
+                      server_id_, "--state-dir", dir + "/state", "--token-file", dir + "/token",
+                      "--tls-ca", cert_file_, "--backoff-min-ms", "100", "--backoff-max-ms",
+                      "500"});
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_ONLINE; }))
+      << agent.log() << server_->log();
+  EXPECT_THAT(server_->log(), HasSubstr("agents also connect on 127.0.0.1:" +
+                                        std::to_string(agent_port_) + " (TLS)"));
+  // A plaintext client cannot talk to the TLS listener.
+  auto plain = v1::AgentService::NewStub(grpc::CreateChannel(
+      "127.0.0.1:" + std::to_string(agent_port_), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stream = plain->Connect(&ctx);
+  v1::AgentMessage m;
+  m.mutable_hello()->set_server_id(server_id_);
+  m.mutable_hello()->set_token("axr_x");
+  stream->Write(m);
+  v1::ServerMessage reply;
+  EXPECT_FALSE(stream->Read(&reply));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST(AgentListener, PlaintextOffLoopbackIsRefusedAtStartUp) {
+  ServerProcess server({"AXION_DATA_DIR=" + scratch_dir("agent-listener"),
+                        "AXION_AGENT_ADDR=0.0.0.0:" + std::to_string(free_port())});
+  EXPECT_EQ(server.wait_exit(milliseconds(10000)), 2);
+  EXPECT_THAT(server.log(), HasSubstr("AXION_AGENT_TLS_CERT"));
 }
 
 }  // namespace

@@ -310,6 +310,34 @@ TEST_F(AgentE2E, RegistersHeartbeatsGoesOfflineAndComesBackWithItsCredential) {
   EXPECT_EQ(status().reason(), "agent stream ended");
 }
 
+TEST_F(AgentE2E, TheAgentRidesOutAServerRestart) {
+  const std::string dir = scratch_dir("agent-e2e-restart");
+  std::ofstream(dir + "/token") << mint_token();
+  AgentProcess agent(agent_args(dir + "/state", dir + "/token"));
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_ONLINE; }))
+      << agent.log();
+  const std::string agent_id = status().agent_id();
+  httplib::Client http("127.0.0.1", http_port_);
+  ASSERT_TRUE(eventually([&] {
+    auto metrics = http.Get("/metrics");
+    return metrics && metrics->body.find("axion_agents_connected 1\n") != std::string::npos;
+  }));
+
+  // A graceful stop ends the agent streams (recording them OFFLINE) instead of hanging on them.
+  server_->signal(SIGTERM);
+  ASSERT_EQ(server_->wait_exit(milliseconds(20000)), 0) << server_->log();
+  EXPECT_THAT(server_->log(), HasSubstr("offline: axion-server stopped"));
+
+  // Back on the same data: the agent reconnects by itself, as the same agent, ONLINE.
+  server_ = std::make_unique<ServerProcess>(server_env_);
+  ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << server_->log();
+  ASSERT_TRUE(eventually([&] {
+    const auto s = status();
+    return s.status() == v1::AGENT_STATUS_ONLINE && s.connected();
+  })) << agent.log() << server_->log();
+  EXPECT_EQ(status().agent_id(), agent_id);
+}
+
 TEST_F(AgentE2E, RefusesWrongReusedAndRevokedTokensAndCredentials) {
   // A wrong token, a token for an unknown server, a first message that is not a Hello.
   mint_token();

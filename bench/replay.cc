@@ -19,8 +19,10 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -90,15 +92,18 @@ class CountingStore final : public projections::ViewStore {
   explicit CountingStore(projections::ViewStore& store) : store_(store) {}
   axion::Result<std::optional<projections::Row>> get(projections::Table table,
                                                      const std::string& key) override {
-    ++gets;
+    gets.fetch_add(1, std::memory_order_relaxed);
     return store_.get(table, key);
   }
   axion::Result<projections::Page> list(const projections::Query& query) override {
     return store_.list(query);
   }
   axion::Status commit(const projections::ViewBatch& batch) override {
-    batch_rows.push_back(batch.mutations.size());
-    for (const auto& m : batch.mutations) bytes += m.row.key.size() + m.row.doc.size();
+    {
+      std::lock_guard lock(mu_);  // the replay commits from several threads
+      batch_rows.push_back(batch.mutations.size());
+      for (const auto& m : batch.mutations) bytes += m.row.key.size() + m.row.doc.size();
+    }
     return store_.commit(batch);
   }
   axion::Result<projections::Offsets> offsets(const std::string& projection) override {
@@ -108,7 +113,7 @@ class CountingStore final : public projections::ViewStore {
 
   std::vector<std::size_t> batch_rows;  // mutations per commit
   std::uint64_t bytes = 0;              // keys + docs committed
-  std::uint64_t gets = 0;               // point reads of rows not yet in the batch
+  std::atomic<std::uint64_t> gets{0};   // point reads of rows not yet in the batch
 
   std::uint64_t rows() const {
     std::uint64_t n = 0;
@@ -118,6 +123,7 @@ class CountingStore final : public projections::ViewStore {
 
  private:
   projections::ViewStore& store_;
+  std::mutex mu_;
 };
 
 struct Line {
@@ -154,11 +160,12 @@ Line read_all(axion::events::EventLog& log, bool parse) {
 }
 
 Line timed_replay(axion::events::EventLog& log, projections::ViewStore& store,
-                  const std::string& name, std::size_t batch,
+                  const std::string& name, std::size_t batch, std::size_t threads,
                   std::unique_ptr<CountingStore>* counted) {
   auto counting = std::make_unique<CountingStore>(store);
   projections::ReplayOptions options;
   options.batch_records = batch;
+  options.threads = threads;
   const auto start = Clock::now();
   auto stats = projections::replay(log, *counting, options);
   Line line{name, 0, seconds_since(start)};
@@ -305,7 +312,7 @@ void drop_schema(const std::string& url, const std::string& schema) {
 int main(int argc, char** argv) {
   CLI::App app{"Replay (rebuild views from offset 0) per view store, raw baselines, projection lag."};
   std::uint64_t events = 1000000;
-  std::size_t projects = 8, clusters = 4, servers = 12, batch = 10000, lag_batch = 10;
+  std::size_t projects = 8, clusters = 4, servers = 12, batch = 10000, lag_batch = 10, threads = 0;
   double lag_rate = 1000, lag_seconds = 10;
   std::string dir, database_url, stores = "memory,rocksdb,postgres";
   app.add_option("--events", events, "events in the generated history")
@@ -316,6 +323,8 @@ int main(int argc, char** argv) {
   app.add_option("--servers", servers, "servers per cluster (at most)")->capture_default_str();
   app.add_option("--batch", batch, "records per replay commit")
       ->check(CLI::Range(static_cast<std::size_t>(1), static_cast<std::size_t>(1000000)))
+      ->capture_default_str();
+  app.add_option("--threads", threads, "partitions replayed at once (0: one per hardware thread)")
       ->capture_default_str();
   app.add_option("--stores", stores, "stores to replay into (memory,rocksdb,postgres)")
       ->capture_default_str();
@@ -367,7 +376,7 @@ int main(int argc, char** argv) {
   lines.push_back(read_all(*log, true));
   if (wanted("memory")) {
     auto store = projections::make_memory_view_store();
-    lines.push_back(timed_replay(*log, *store, "replay -> memory store", batch, nullptr));
+    lines.push_back(timed_replay(*log, *store, "replay -> memory store", batch, threads, nullptr));
     std::cout << "memory done; load average " << axion::bench::load_average() << "\n";
   }
   std::unique_ptr<projections::ViewStore> rocks;
@@ -376,7 +385,7 @@ int main(int argc, char** argv) {
     auto store = axion::infra::rocksdb::open_rocks_view_store(dir + "/views-rocksdb");
     check(store.status(), "open RocksDB view store");
     rocks = std::move(store).value();
-    lines.push_back(timed_replay(*log, *rocks, "replay -> RocksDB view store", batch, &rocks_counts));
+    lines.push_back(timed_replay(*log, *rocks, "replay -> RocksDB view store", batch, threads, &rocks_counts));
     lines.push_back(raw_rocks(dir + "/raw-rocksdb", *rocks_counts));
     std::cout << "rocksdb done; load average " << axion::bench::load_average() << "\n";
   }
@@ -388,7 +397,7 @@ int main(int argc, char** argv) {
     config.statement_timeout = std::chrono::milliseconds(600000);
     auto store = axion::infra::postgres::open_postgres_view_store(config);
     check(store.status(), "open PostgreSQL view store");
-    lines.push_back(timed_replay(*log, **store, "replay -> PostgreSQL view store", batch, nullptr));
+    lines.push_back(timed_replay(*log, **store, "replay -> PostgreSQL view store", batch, threads, nullptr));
     std::cout << "postgres done; load average " << axion::bench::load_average() << "\n";
   }
 
@@ -397,7 +406,7 @@ int main(int argc, char** argv) {
             << "|---|---:|---:|---:|---:|---|\n";
   for (const auto& line : lines) std::cout << row(line, raw.per_second()) << "\n";
   if (rocks_counts) {
-    std::cout << "\nRocksDB replay: " << thousands(static_cast<double>(rocks_counts->gets))
+    std::cout << "\nRocksDB replay: " << thousands(static_cast<double>(rocks_counts->gets.load()))
               << " point reads of rows not yet in the batch\n";
   }
   rocks_counts.reset();

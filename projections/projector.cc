@@ -8,6 +8,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 #include "axion/v1/audit.pb.h"
 #include "axion/v1/deployment.pb.h"
@@ -40,19 +44,6 @@ struct Ctx {
   std::int64_t at_ms() const { return TimeUtil::TimestampToMilliseconds(event.occurred_at()); }
 };
 
-template <typename M>
-Result<std::optional<M>> load(RowAccess& rows, Table table, const std::string& key) {
-  auto row = rows.get(table, key);
-  if (!row.ok()) return row.status();
-  if (!row->has_value()) return std::optional<M>();
-  M message;
-  if (!message.ParseFromString((*row)->doc)) {
-    return data_loss("view row " + std::string(table_name(table)) + "/" + key +
-                     " does not parse as " + M::descriptor()->full_name());
-  }
-  return std::optional<M>(std::move(message));
-}
-
 // Deterministic bytes (map entries ordered by key; plain serialization writes them in hash
 // order, which differs from one process or message instance to the next): the same events
 // always make the same rows byte for byte, so a rebuild equals the incremental views exactly.
@@ -67,9 +58,44 @@ std::string serialize(const google::protobuf::Message& doc) {
   return bytes;
 }
 
-void save(RowAccess& rows, Table table, std::string key, RowIndex index,
-          const google::protobuf::Message& doc) {
-  rows.put(Row{table, std::move(key), std::move(index), serialize(doc)});
+Status unreadable(const Row& row, const std::string& what) {
+  return data_loss("view row " + std::string(table_name(row.table)) + "/" + row.key +
+                   " does not parse as " + what);
+}
+
+// A row whose doc is a protobuf message of type M.
+template <typename M>
+struct ProtoDoc final : Doc {
+  M message;
+  std::string encode() const override { return serialize(message); }
+};
+
+template <typename M>
+Result<std::unique_ptr<Doc>> decode_proto(const Row& row) {
+  auto doc = std::make_unique<ProtoDoc<M>>();
+  if (!doc->message.ParseFromString(row.doc)) return unreadable(row, M::descriptor()->full_name());
+  return std::unique_ptr<Doc>(std::move(doc));
+}
+
+// The row's message to change in place (then RowAccess::changed), or nullptr if there is none.
+template <typename M>
+Result<M*> find(RowAccess& rows, Table table, const std::string& key) {
+  auto doc = rows.find(table, key, &decode_proto<M>);
+  if (!doc.ok()) return doc.status();
+  if (*doc == nullptr) return static_cast<M*>(nullptr);
+  auto* typed = dynamic_cast<ProtoDoc<M>*>(*doc);
+  if (typed == nullptr) {
+    return internal_error("view row " + std::string(table_name(table)) + "/" + key +
+                          " was read as another type than " + M::descriptor()->full_name());
+  }
+  return &typed->message;
+}
+
+template <typename M>
+void put(RowAccess& rows, Table table, const std::string& key, RowIndex index, M message) {
+  auto doc = std::make_unique<ProtoDoc<M>>();
+  doc->message = std::move(message);
+  rows.put(table, key, std::move(index), std::move(doc));
 }
 
 RowIndex deployment_index(const v1::Deployment& d) {
@@ -85,14 +111,14 @@ RowIndex deployment_index(const v1::Deployment& d) {
 // (its request was before a rotation or in another store) is left alone.
 template <typename Change>
 Status update_deployment(Ctx& ctx, const std::string& id, Change&& change) {
-  auto loaded = load<v1::Deployment>(ctx.rows, Table::kDeployments, id);
-  if (!loaded.ok()) return loaded.status();
-  if (!loaded->has_value()) return ok_status();
-  v1::Deployment& d = **loaded;
+  auto found = find<v1::Deployment>(ctx.rows, Table::kDeployments, id);
+  if (!found.ok()) return found.status();
+  if (*found == nullptr) return ok_status();
+  v1::Deployment& d = **found;
   change(d);
   *d.mutable_updated_at() = ctx.event.occurred_at();
   d.set_version(ctx.event.sequence());
-  save(ctx.rows, Table::kDeployments, id, deployment_index(d), d);
+  ctx.rows.changed(Table::kDeployments, id, deployment_index(d));
   return ok_status();
 }
 
@@ -121,36 +147,42 @@ Status on(Ctx& ctx, const v1::ProjectRegistered& e) {
   p.set_version(ctx.event.sequence());
   RowIndex index;
   index.sort_key = ctx.at_ms();
-  save(ctx.rows, Table::kProjects, e.project_id(), index, p);
+  put(ctx.rows, Table::kProjects, e.project_id(), index, std::move(p));
   return ok_status();
 }
 
-Status on(Ctx& ctx, const v1::GraphPublished& e) {
-  const v1::GraphVersion& g = e.graph();
+RowIndex project_index(const v1::Project& p) {
   RowIndex index;
-  index.project_id = g.project_id();
-  index.sort_key = static_cast<std::int64_t>(g.version());
-  save(ctx.rows, Table::kGraphVersions, numbered_key(g.project_id(), g.version()), index, g);
-  auto project = load<v1::Project>(ctx.rows, Table::kProjects, g.project_id());
+  index.sort_key = TimeUtil::TimestampToMilliseconds(p.created_at());
+  return index;
+}
+
+Status on(Ctx& ctx, v1::GraphPublished& e) {
+  const std::string project_id = e.graph().project_id();
+  const std::uint64_t version = e.graph().version();
+  RowIndex index;
+  index.project_id = project_id;
+  index.sort_key = static_cast<std::int64_t>(version);
+  put(ctx.rows, Table::kGraphVersions, numbered_key(project_id, version), index,
+      std::move(*e.mutable_graph()));
+  auto project = find<v1::Project>(ctx.rows, Table::kProjects, project_id);
   if (!project.ok()) return project.status();
-  if (project->has_value() && g.version() > (*project)->latest_graph_version()) {
-    (*project)->set_latest_graph_version(g.version());
-    RowIndex pindex;
-    pindex.sort_key = TimeUtil::TimestampToMilliseconds((*project)->created_at());
-    save(ctx.rows, Table::kProjects, g.project_id(), pindex, **project);
+  if (*project != nullptr && version > (*project)->latest_graph_version()) {
+    (*project)->set_latest_graph_version(version);
+    ctx.rows.changed(Table::kProjects, project_id, project_index(**project));
   }
   return ok_status();
 }
 
 Status on(Ctx& ctx, const v1::RollbackRequested& e) {
-  save(ctx.rows, Table::kInternal, rollback_key(e.deployment_id()), {}, e);
+  put(ctx.rows, Table::kInternal, rollback_key(e.deployment_id()), {}, e);
   return ok_status();
 }
 
 Status on(Ctx& ctx, const v1::DeploymentRequested& e) {
-  auto existing = load<v1::Deployment>(ctx.rows, Table::kDeployments, e.deployment_id());
+  auto existing = find<v1::Deployment>(ctx.rows, Table::kDeployments, e.deployment_id());
   if (!existing.ok()) return existing.status();
-  if (existing->has_value()) return ok_status();  // requested once; a duplicate fact is ignored
+  if (*existing != nullptr) return ok_status();  // requested once; a duplicate fact is ignored
   v1::Deployment d;
   d.set_deployment_id(e.deployment_id());
   d.set_project_id(e.project_id());
@@ -164,15 +196,16 @@ Status on(Ctx& ctx, const v1::DeploymentRequested& e) {
   *d.mutable_created_at() = ctx.event.occurred_at();
   *d.mutable_updated_at() = ctx.event.occurred_at();
   d.set_version(ctx.event.sequence());
-  auto rollback = load<v1::RollbackRequested>(ctx.rows, Table::kInternal,
+  auto rollback = find<v1::RollbackRequested>(ctx.rows, Table::kInternal,
                                               rollback_key(e.deployment_id()));
   if (!rollback.ok()) return rollback.status();
-  if (rollback->has_value()) {
+  if (*rollback != nullptr) {
     d.set_rollback_of((*rollback)->rollback_of());
     d.set_rollback_target((*rollback)->target_deployment_id());
     ctx.rows.erase(Table::kInternal, rollback_key(e.deployment_id()));
   }
-  save(ctx.rows, Table::kDeployments, e.deployment_id(), deployment_index(d), d);
+  RowIndex index = deployment_index(d);
+  put(ctx.rows, Table::kDeployments, e.deployment_id(), std::move(index), std::move(d));
   return ok_status();
 }
 
@@ -280,20 +313,29 @@ Status on(Ctx& ctx, const v1::DeploymentPromoted& e) {
 }
 
 // The history of successes a rollback can return to, rotated per project.
-Status on(Ctx& ctx, const v1::DeploymentSnapshotted& e) {
-  const v1::DeploymentSnapshot& snap = e.snapshot();
+Status on(Ctx& ctx, v1::DeploymentSnapshotted& e) {
+  const std::string project_id = e.snapshot().project_id();
+  const std::string deployment_id = e.snapshot().deployment_id();
   RowIndex index;
-  index.project_id = snap.project_id();
-  index.environment = snap.environment();
+  index.project_id = project_id;
+  index.environment = e.snapshot().environment();
   index.sort_key = ctx.at_ms();
-  save(ctx.rows, Table::kDeploymentHistory, snap.deployment_id(), index, snap);
-  auto list = load<v1::ProjectSnapshot::Successes>(ctx.rows, Table::kInternal,
-                                                   history_key(snap.project_id()));
+  put(ctx.rows, Table::kDeploymentHistory, deployment_id, std::move(index),
+      std::move(*e.mutable_snapshot()));
+  const std::string list_key = history_key(project_id);
+  auto list = find<v1::ProjectSnapshot::Successes>(ctx.rows, Table::kInternal, list_key);
   if (!list.ok()) return list.status();
-  v1::ProjectSnapshot::Successes ids = list->value_or(v1::ProjectSnapshot::Successes());
-  if (std::find(ids.deployment_ids().begin(), ids.deployment_ids().end(),
-                snap.deployment_id()) == ids.deployment_ids().end()) {
-    ids.add_deployment_ids(snap.deployment_id());
+  if (*list == nullptr) {
+    put(ctx.rows, Table::kInternal, list_key, {}, v1::ProjectSnapshot::Successes());
+    list = find<v1::ProjectSnapshot::Successes>(ctx.rows, Table::kInternal, list_key);
+    if (!list.ok()) return list.status();
+  } else {
+    ctx.rows.changed(Table::kInternal, list_key, {});
+  }
+  v1::ProjectSnapshot::Successes& ids = **list;
+  if (std::find(ids.deployment_ids().begin(), ids.deployment_ids().end(), deployment_id) ==
+      ids.deployment_ids().end()) {
+    ids.add_deployment_ids(deployment_id);
   }
   const auto max = static_cast<int>(std::max<std::size_t>(ctx.options.max_history_per_project, 1));
   if (ids.deployment_ids_size() > max) {
@@ -301,54 +343,89 @@ Status on(Ctx& ctx, const v1::DeploymentSnapshotted& e) {
     for (int i = 0; i < drop; ++i) ctx.rows.erase(Table::kDeploymentHistory, ids.deployment_ids(i));
     ids.mutable_deployment_ids()->DeleteSubrange(0, drop);
   }
-  save(ctx.rows, Table::kInternal, history_key(snap.project_id()), {}, ids);
   return ok_status();
 }
 
+// --- audit summaries: the line a person reads in the audit view.
+
+std::string type_tail(const std::string& type) {
+  const auto dot = type.rfind('.');
+  return dot == std::string::npos ? type : type.substr(dot + 1);
+}
+
 template <typename Event>
-Result<bool> dispatch(Ctx& ctx, const google::protobuf::Any& payload) {
-  if (!payload.Is<Event>()) return false;
-  Event event;
-  if (!payload.UnpackTo(&event)) {
-    return data_loss("event " + ctx.event.event_id() + " at " + ctx.at.tp.to_string() + "@" +
-                     std::to_string(ctx.at.offset) + " does not parse as " +
-                     Event::descriptor()->full_name());
-  }
-  AXION_RETURN_IF_ERROR(on(ctx, event));
-  return true;
+std::string summarize(const Ctx& ctx, const Event&) {
+  return type_tail(ctx.event.type()) + " by " +
+         (ctx.event.actor().empty() ? "system" : ctx.event.actor());
 }
 
-template <typename... Events>
-Status dispatch_any(Ctx& ctx, const google::protobuf::Any& payload) {
-  Status status;
-  bool done = false;
-  auto one = [&](auto tag) {
-    if (done || !status.ok()) return;
-    auto r = dispatch<typename decltype(tag)::type>(ctx, payload);
-    if (!r.ok()) status = r.status();
-    else done = *r;
+std::string summarize(const Ctx&, const v1::DeploymentRequested& e) {
+  return "deployment " + e.deployment_id() + " of graph version " +
+         std::to_string(e.graph_version()) + " to " + e.environment() + " requested by " +
+         e.requested_by();
+}
+
+std::string summarize(const Ctx&, const v1::DeploymentStatusChanged& e) {
+  return "deployment " + e.deployment_id() + " " + commands::status_name(e.from_status()) +
+         " -> " + commands::status_name(e.to_status());
+}
+
+std::string summarize(const Ctx&, const v1::DeploymentFailed& e) {
+  return "deployment " + e.deployment_id() + " failed: " + e.reason();
+}
+
+std::string summarize(const Ctx&, const v1::GraphPublished& e) {
+  return "graph version " + std::to_string(e.graph().version()) + " published (" +
+         std::to_string(e.graph().services_size()) + " services)";
+}
+
+// One handler per project event type: unpack, summarize (before `on` may move from the event),
+// fold into the rows.
+using Handler = Status (*)(Ctx&, const google::protobuf::Any&, std::string& summary);
+
+template <typename Event>
+std::pair<std::string_view, Handler> handler() {
+  return {Event::descriptor()->full_name(),
+          [](Ctx& ctx, const google::protobuf::Any& payload, std::string& summary) -> Status {
+            Event event;
+            if (!payload.UnpackTo(&event)) {
+              return data_loss("event " + ctx.event.event_id() + " at " + ctx.at.tp.to_string() +
+                               "@" + std::to_string(ctx.at.offset) + " does not parse as " +
+                               Event::descriptor()->full_name());
+            }
+            summary = summarize(ctx, event);
+            return on(ctx, event);
+          }};
+}
+
+Status project_event(Ctx& ctx, std::string& summary) {
+  // Keys are the descriptors' own names, which live as long as the program.
+  static const std::unordered_map<std::string_view, Handler> handlers = {
+      handler<v1::ProjectRegistered>(),         handler<v1::GraphPublished>(),
+      handler<v1::RollbackRequested>(),         handler<v1::DeploymentRequested>(),
+      handler<v1::DeploymentSuperseded>(),      handler<v1::DeploymentStatusChanged>(),
+      handler<v1::DeploymentConfigGenerated>(), handler<v1::DeploymentServersAssigned>(),
+      handler<v1::DeploymentStepStarted>(),     handler<v1::DeploymentStepCompleted>(),
+      handler<v1::ServiceStatusChanged>(),      handler<v1::DeploymentSucceeded>(),
+      handler<v1::DeploymentFailed>(),          handler<v1::DeploymentCancelRequested>(),
+      handler<v1::DeploymentCancelled>(),       handler<v1::DeploymentPaused>(),
+      handler<v1::DeploymentPromoted>(),        handler<v1::DeploymentSnapshotted>(),
   };
-  (one(std::type_identity<Events>{}), ...);
-  return status;
-}
-
-Status project_event(Ctx& ctx) {
-  AXION_RETURN_IF_ERROR((dispatch_any<
-      v1::ProjectRegistered, v1::GraphPublished, v1::RollbackRequested, v1::DeploymentRequested,
-      v1::DeploymentSuperseded, v1::DeploymentStatusChanged, v1::DeploymentConfigGenerated,
-      v1::DeploymentServersAssigned, v1::DeploymentStepStarted, v1::DeploymentStepCompleted,
-      v1::ServiceStatusChanged, v1::DeploymentSucceeded, v1::DeploymentFailed,
-      v1::DeploymentCancelRequested, v1::DeploymentCancelled, v1::DeploymentPaused,
-      v1::DeploymentPromoted, v1::DeploymentSnapshotted>(ctx, ctx.event.payload())));
+  const std::string_view url = ctx.event.payload().type_url();
+  const auto slash = url.rfind('/');
+  const auto it = handlers.find(slash == std::string_view::npos ? url : url.substr(slash + 1));
+  if (it != handlers.end()) {
+    AXION_RETURN_IF_ERROR(it->second(ctx, ctx.event.payload(), summary));
+  } else {
+    summary = summarize(ctx, ctx.event);  // a type this build does not know: changes nothing
+  }
   // The project's own version follows its stream.
   const std::string& project = ctx.event.aggregate_id();
-  auto p = load<v1::Project>(ctx.rows, Table::kProjects, project);
+  auto p = find<v1::Project>(ctx.rows, Table::kProjects, project);
   if (!p.ok()) return p.status();
-  if (p->has_value() && (*p)->version() < ctx.event.sequence()) {
+  if (*p != nullptr && (*p)->version() < ctx.event.sequence()) {
     (*p)->set_version(ctx.event.sequence());
-    RowIndex index;
-    index.sort_key = TimeUtil::TimestampToMilliseconds((*p)->created_at());
-    save(ctx.rows, Table::kProjects, project, index, **p);
+    ctx.rows.changed(Table::kProjects, project, project_index(**p));
   }
   return ok_status();
 }
@@ -384,98 +461,114 @@ v1::Server server_row(const commands::ServerState& s, const std::string& cluster
   return out;
 }
 
+// The cluster aggregate's folded state, kept per cluster in Table::kInternal.
+struct ClusterDoc final : Doc {
+  commands::ClusterState state;
+  std::string encode() const override { return serialize(commands::to_snapshot(state)); }
+};
+
+Result<std::unique_ptr<Doc>> decode_cluster(const Row& row) {
+  v1::ClusterSnapshot snapshot;
+  if (!snapshot.ParseFromString(row.doc)) {
+    return unreadable(row, v1::ClusterSnapshot::descriptor()->full_name());
+  }
+  auto restored = commands::from_snapshot(snapshot);
+  if (!restored.ok()) return restored.status();
+  auto doc = std::make_unique<ClusterDoc>();
+  doc->state = std::move(restored).value();
+  return std::unique_ptr<Doc>(std::move(doc));
+}
+
+Result<commands::ClusterState*> cluster_state(RowAccess& rows, const std::string& cluster_id) {
+  const std::string key = cluster_state_key(cluster_id);
+  auto found = rows.find(Table::kInternal, key, &decode_cluster);
+  if (!found.ok()) return found.status();
+  if (*found == nullptr) {
+    return &static_cast<ClusterDoc*>(
+                rows.put(Table::kInternal, key, {}, std::make_unique<ClusterDoc>()))
+                ->state;
+  }
+  auto* doc = dynamic_cast<ClusterDoc*>(*found);
+  if (doc == nullptr) return internal_error("view row internal/" + key + " is not a cluster");
+  rows.changed(Table::kInternal, key, {});
+  return &doc->state;
+}
+
+Status render_cluster(Ctx& ctx, const commands::ClusterState& state, const std::string& id) {
+  auto old = find<v1::Cluster>(ctx.rows, Table::kClusters, id);
+  if (!old.ok()) return old.status();
+  v1::Cluster c;
+  c.set_cluster_id(id);
+  c.set_name(state.name);
+  c.set_description(state.description);
+  *c.mutable_labels() = google::protobuf::Map<std::string, std::string>(state.labels.begin(),
+                                                                        state.labels.end());
+  c.set_kind(state.kind);
+  c.set_server_count(static_cast<std::uint32_t>(state.servers.size()));
+  *c.mutable_created_at() = *old != nullptr ? (*old)->created_at() : ctx.event.occurred_at();
+  *c.mutable_updated_at() = ctx.event.occurred_at();
+  c.set_version(state.version);
+  RowIndex index;
+  index.sort_key = TimeUtil::TimestampToMilliseconds(c.created_at());
+  put(ctx.rows, Table::kClusters, id, std::move(index), std::move(c));
+  return ok_status();
+}
+
+Status render_server(Ctx& ctx, const commands::ServerState& s, const std::string& cluster_id) {
+  auto old = find<v1::Server>(ctx.rows, Table::kServers, s.server_id);
+  if (!old.ok()) return old.status();
+  v1::Server row = server_row(s, cluster_id);
+  if (*old != nullptr) {
+    *row.mutable_created_at() = (*old)->created_at();
+    *row.mutable_last_seen_at() = (*old)->last_seen_at();
+  } else {
+    *row.mutable_created_at() = ctx.event.occurred_at();
+  }
+  *row.mutable_updated_at() = ctx.event.occurred_at();
+  const auto& payload = ctx.event.payload();
+  if (payload.Is<v1::AgentRegistered>() || payload.Is<v1::AgentStatusChanged>()) {
+    *row.mutable_last_seen_at() = ctx.event.occurred_at();
+  }
+  RowIndex index;
+  index.cluster_id = cluster_id;
+  index.sort_key = TimeUtil::TimestampToMilliseconds(row.created_at());
+  put(ctx.rows, Table::kServers, s.server_id, std::move(index), std::move(row));
+  return ok_status();
+}
+
+// Folds the event into its cluster's state and renders what it changed: the cluster row (its
+// version moves with every event of its servers too) and, for a server's event, that server's
+// row only — so an event costs the same whatever the size of the cluster. Which server is the
+// payload's to say (commands::event_target): the envelope's stream may be the cluster's.
 Status infrastructure_event(Ctx& ctx) {
   const v1::EventEnvelope& e = ctx.event;
-  const std::string cluster_id = e.aggregate_type() == events::aggregate_type::kCluster
-                                     ? e.aggregate_id()
-                                     : (e.partition_key().empty() ? e.aggregate_id()
-                                                                  : e.partition_key());
-  auto stored = load<v1::ClusterSnapshot>(ctx.rows, Table::kInternal, cluster_state_key(cluster_id));
-  if (!stored.ok()) return stored.status();
-  commands::ClusterState state;
-  if (stored->has_value()) {
-    auto restored = commands::from_snapshot(**stored);
-    if (!restored.ok()) return restored.status();
-    state = std::move(restored).value();
-  }
-  const auto before = state.servers;
+  const std::string& cluster_id =
+      e.aggregate_type() == events::aggregate_type::kCluster || e.partition_key().empty()
+          ? e.aggregate_id()
+          : e.partition_key();
+  auto found = cluster_state(ctx.rows, cluster_id);
+  if (!found.ok()) return found.status();
+  commands::ClusterState& state = **found;
   commands::apply_event(state, e);
   if (state.deleted) {
     ctx.rows.erase(Table::kClusters, cluster_id);
     for (const auto& [id, s] : state.servers) ctx.rows.erase(Table::kServers, id);
-  } else if (state.exists) {
-    auto old = load<v1::Cluster>(ctx.rows, Table::kClusters, cluster_id);
-    if (!old.ok()) return old.status();
-    v1::Cluster c;
-    c.set_cluster_id(cluster_id);
-    c.set_name(state.name);
-    c.set_description(state.description);
-    *c.mutable_labels() = google::protobuf::Map<std::string, std::string>(state.labels.begin(),
-                                                                          state.labels.end());
-    c.set_kind(state.kind);
-    c.set_server_count(static_cast<std::uint32_t>(state.servers.size()));
-    *c.mutable_created_at() = old->has_value() ? (*old)->created_at() : e.occurred_at();
-    *c.mutable_updated_at() = e.occurred_at();
-    c.set_version(state.version);
-    RowIndex index;
-    index.sort_key = TimeUtil::TimestampToMilliseconds(c.created_at());
-    save(ctx.rows, Table::kClusters, cluster_id, index, c);
-    for (const auto& [id, s] : state.servers) {
-      const auto was = before.find(id);
-      if (was != before.end() && was->second == s) continue;  // unchanged by this event
-      auto old_row = load<v1::Server>(ctx.rows, Table::kServers, id);
-      if (!old_row.ok()) return old_row.status();
-      v1::Server row = server_row(s, cluster_id);
-      *row.mutable_created_at() = old_row->has_value() ? (*old_row)->created_at() : e.occurred_at();
-      *row.mutable_updated_at() = e.occurred_at();
-      if (old_row->has_value()) *row.mutable_last_seen_at() = (*old_row)->last_seen_at();
-      if (e.payload().Is<v1::AgentRegistered>() || e.payload().Is<v1::AgentStatusChanged>()) {
-        *row.mutable_last_seen_at() = e.occurred_at();
-      }
-      RowIndex sindex;
-      sindex.cluster_id = cluster_id;
-      sindex.sort_key = TimeUtil::TimestampToMilliseconds(row.created_at());
-      save(ctx.rows, Table::kServers, id, sindex, row);
-    }
+    return ok_status();
   }
-  save(ctx.rows, Table::kInternal, cluster_state_key(cluster_id), {}, commands::to_snapshot(state));
-  return ok_status();
+  if (!state.exists) return ok_status();
+  AXION_RETURN_IF_ERROR(render_cluster(ctx, state, cluster_id));
+  const auto target = commands::event_target(e.payload());
+  if (!target.ok() || target->aggregate_type != events::aggregate_type::kServer) {
+    return ok_status();  // the cluster's own event, or a type this build does not know
+  }
+  const auto server = state.servers.find(target->aggregate_id);
+  return server == state.servers.end() ? ok_status()
+                                       : render_server(ctx, server->second, cluster_id);
 }
 
 // --- audit
 
-std::string type_tail(const std::string& type) {
-  const auto dot = type.rfind('.');
-  return dot == std::string::npos ? type : type.substr(dot + 1);
-}
-
-std::string summary(const v1::EventEnvelope& e) {
-  const auto& p = e.payload();
-  v1::DeploymentRequested requested;
-  if (p.Is<v1::DeploymentRequested>() && p.UnpackTo(&requested)) {
-    return "deployment " + requested.deployment_id() + " of graph version " +
-           std::to_string(requested.graph_version()) + " to " + requested.environment() +
-           " requested by " + requested.requested_by();
-  }
-  v1::DeploymentStatusChanged changed;
-  if (p.Is<v1::DeploymentStatusChanged>() && p.UnpackTo(&changed)) {
-    return "deployment " + changed.deployment_id() + " " +
-           commands::status_name(changed.from_status()) + " -> " +
-           commands::status_name(changed.to_status());
-  }
-  v1::DeploymentFailed failed;
-  if (p.Is<v1::DeploymentFailed>() && p.UnpackTo(&failed)) {
-    return "deployment " + failed.deployment_id() + " failed: " + failed.reason();
-  }
-  v1::GraphPublished graph;
-  if (p.Is<v1::GraphPublished>() && p.UnpackTo(&graph)) {
-    return "graph version " + std::to_string(graph.graph().version()) + " published (" +
-           std::to_string(graph.graph().services_size()) + " services)";
-  }
-  return type_tail(e.type()) + " by " + (e.actor().empty() ? "system" : e.actor());
-}
-
-void audit(Ctx& ctx) {
+void audit(Ctx& ctx, std::string summary) {
   const v1::EventEnvelope& e = ctx.event;
   v1::AuditEntry entry;
   entry.set_project_id(e.aggregate_id());
@@ -491,11 +584,12 @@ void audit(Ctx& ctx) {
   entry.mutable_position()->set_topic(ctx.at.tp.topic);
   entry.mutable_position()->set_partition(ctx.at.tp.partition);
   entry.mutable_position()->set_offset(ctx.at.offset);
-  entry.set_summary(summary(e));
+  entry.set_summary(std::move(summary));
   RowIndex index;
   index.project_id = e.aggregate_id();
   index.sort_key = static_cast<std::int64_t>(e.sequence());
-  save(ctx.rows, Table::kAudit, numbered_key(e.aggregate_id(), e.sequence()), index, entry);
+  put(ctx.rows, Table::kAudit, numbered_key(e.aggregate_id(), e.sequence()), std::move(index),
+      std::move(entry));
 }
 
 }  // namespace
@@ -511,8 +605,9 @@ Status project(const v1::EventEnvelope& event, const events::LogPosition& at, Ro
   Ctx ctx{event, at, rows, options};
   const std::string& type = event.aggregate_type();
   if (type == events::aggregate_type::kProject) {
-    AXION_RETURN_IF_ERROR(project_event(ctx));
-    audit(ctx);
+    std::string summary;
+    AXION_RETURN_IF_ERROR(project_event(ctx, summary));
+    audit(ctx, std::move(summary));
     return ok_status();
   }
   if (type == events::aggregate_type::kCluster || type == events::aggregate_type::kServer) {

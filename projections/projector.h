@@ -11,6 +11,7 @@
 // server credentials are dropped.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -20,12 +21,30 @@
 
 namespace axion::projections {
 
+// A view row's doc, decoded. A batch keeps each row it touches decoded from the first read to
+// its commit: every event of the batch changes the doc in place and the row is encoded once, at
+// commit — so a row touched by k events is parsed and serialized once, not k times.
+class Doc {
+ public:
+  virtual ~Doc() = default;
+  virtual std::string encode() const = 0;
+};
+
 // Row reads and writes for one batch; reads see the batch's own earlier writes.
 class RowAccess {
  public:
+  // Builds a row's Doc from the stored row; DATA_LOSS if its bytes do not parse.
+  using Decoder = Result<std::unique_ptr<Doc>> (*)(const Row& row);
+
   virtual ~RowAccess() = default;
-  virtual Result<std::optional<Row>> get(Table table, const std::string& key) = 0;
-  virtual void put(Row row) = 0;
+  // The row's doc, or nullptr when there is no such row; `decode` runs on the batch's first
+  // read of a stored row only.
+  virtual Result<Doc*> find(Table table, const std::string& key, Decoder decode) = 0;
+  // Replaces the row (doc and index). Returns the doc, now owned by the batch.
+  virtual Doc* put(Table table, const std::string& key, RowIndex index,
+                   std::unique_ptr<Doc> doc) = 0;
+  // The doc that find() returned was changed in place; `index` is the row's index now.
+  virtual void changed(Table table, const std::string& key, RowIndex index) = 0;
   virtual void erase(Table table, const std::string& key) = 0;
 };
 

@@ -5,6 +5,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 #include "events/envelope.h"
 #include "events/partitioner.h"
 #include "events/topics.h"
@@ -40,13 +45,52 @@ Status for_each_record(events::EventLog& log, const events::TopicPartition& tp, 
   return ok_status();
 }
 
+// Folds one partition over [from, end).
+Status replay_partition(events::EventLog& log, ViewStore& store, const ReplayOptions& options,
+                        const events::TopicPartition& tp, std::int64_t from, std::int64_t end,
+                        const std::atomic<bool>& stop, ReplayStats& stats) {
+  RowOverlay rows(store);
+  ViewBatch batch;
+  batch.projection = options.projection;
+  std::int64_t committed = from;
+  std::size_t in_batch = 0;
+  auto flush = [&]() -> Status {
+    if (in_batch == 0) return ok_status();
+    batch.mutations = rows.take();
+    batch.expected = {{tp, committed}};
+    AXION_RETURN_IF_ERROR(store.commit(batch));
+    committed = batch.next[tp];
+    ++stats.batches;
+    in_batch = 0;
+    if (stop) return aborted("replay stopped: another partition failed");
+    return ok_status();
+  };
+  AXION_RETURN_IF_ERROR(for_each_record(
+      log, tp, from, end, options.read_timeout, [&](const events::StoredRecord& r) {
+        ++stats.records;
+        ++in_batch;
+        batch.next = {{tp, r.offset + 1}};
+        auto envelope = events::parse_envelope(r);
+        if (envelope.ok()) {
+          AXION_RETURN_IF_ERROR(project(*envelope, {tp, r.offset}, rows, options.projector));
+          ++stats.events;
+        }
+        return in_batch >= options.batch_records ? flush() : ok_status();
+      }));
+  return flush();
+}
+
 }  // namespace
 
 Result<ReplayStats> replay(events::EventLog& log, ViewStore& store, const ReplayOptions& options) {
-  ReplayStats stats;
   auto stored = store.offsets(options.projection);
   if (!stored.ok()) return stored.status();
-  Offsets offsets = *stored;
+  struct Work {
+    events::TopicPartition tp;
+    std::int64_t from = 0;
+    std::int64_t end = 0;
+  };
+  std::vector<Work> work;
   for (const auto& topic : topics_of(options)) {
     auto partitions = log.partition_count(topic);
     if (!partitions.ok()) return partitions.status();
@@ -54,38 +98,44 @@ Result<ReplayStats> replay(events::EventLog& log, ViewStore& store, const Replay
       const events::TopicPartition tp{topic, p};
       auto end = log.end_offset(tp);
       if (!end.ok()) return end.status();
-      RowOverlay rows(store);
-      ViewBatch batch;
-      batch.projection = options.projection;
-      std::size_t in_batch = 0;
-      auto flush = [&]() -> Status {
-        if (in_batch == 0) return ok_status();
-        batch.mutations = rows.take();
-        auto it = offsets.find(tp);
-        batch.expected = {{tp, it == offsets.end() ? 0 : it->second}};
-        AXION_RETURN_IF_ERROR(store.commit(batch));
-        offsets[tp] = batch.next[tp];
-        ++stats.batches;
-        in_batch = 0;
-        return ok_status();
-      };
-      const std::int64_t from = offsets.count(tp) ? offsets[tp] : 0;
-      AXION_RETURN_IF_ERROR(for_each_record(
-          log, tp, from, *end, options.read_timeout, [&](const events::StoredRecord& r) {
-            ++stats.records;
-            ++in_batch;
-            batch.next = {{tp, r.offset + 1}};
-            auto envelope = events::parse_envelope(r);
-            if (envelope.ok()) {
-              AXION_RETURN_IF_ERROR(project(*envelope, {tp, r.offset}, rows, options.projector));
-              ++stats.events;
-            }
-            return in_batch >= options.batch_records ? flush() : ok_status();
-          }));
-      AXION_RETURN_IF_ERROR(flush());
+      const auto at = stored->find(tp);
+      work.push_back({tp, at == stored->end() ? 0 : at->second, *end});
     }
   }
-  return stats;
+  std::size_t threads = options.threads ? options.threads : std::thread::hardware_concurrency();
+  threads = std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(work.size(), 1));
+
+  std::mutex mu;
+  std::size_t next = 0;
+  ReplayStats total;
+  Status failed;
+  std::atomic<bool> stop{false};
+  auto worker = [&] {
+    for (;;) {
+      Work w;
+      {
+        std::lock_guard lock(mu);
+        if (next == work.size() || stop) return;
+        w = work[next++];
+      }
+      ReplayStats stats;
+      Status status = replay_partition(log, store, options, w.tp, w.from, w.end, stop, stats);
+      std::lock_guard lock(mu);
+      total.records += stats.records;
+      total.events += stats.events;
+      total.batches += stats.batches;
+      if (!status.ok() && !stop) {
+        failed = status;
+        stop = true;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t i = 1; i < threads; ++i) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
+  if (!failed.ok()) return failed;
+  return total;
 }
 
 Result<AsOf> views_as_of(events::EventLog& log, const std::string& project_id, std::int64_t at_ms,

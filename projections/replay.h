@@ -23,6 +23,10 @@ struct ReplayOptions {
   std::vector<std::string> topics;  // default: the deployment and infrastructure events topics
   ProjectorOptions projector;
   std::size_t batch_records = 10000;  // records per ViewStore::commit
+  // Partitions folded at once. Partitions write disjoint rows (every row of a project or a
+  // cluster comes from its partition) and commit their own offsets, so they replay independently.
+  // 0 = one per hardware thread.
+  std::size_t threads = 0;
   std::chrono::milliseconds read_timeout{2000};
 };
 
@@ -35,7 +39,9 @@ struct ReplayStats {
 // Folds every record of the topics, from the store's offsets (0 for a fresh store) up to the
 // log's ends as they were when the replay started, into `store`, committing each batch with its
 // offsets (so an interrupted rebuild resumes, and a projection processor on `store` continues
-// exactly where the replay stopped).
+// exactly where the replay stopped). Partitions are folded on `threads` threads; on an error the
+// others stop after their current batch and the first error is returned (every committed batch
+// stays committed with its offsets, so running the replay again resumes).
 Result<ReplayStats> replay(events::EventLog& log, ViewStore& store, const ReplayOptions& options);
 
 // The views of project `project_id` — the project, its graph versions, its deployments, its

@@ -4,7 +4,10 @@
 // restarted projection that neither skips nor repeats an event.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "axion/v1/audit.pb.h"
+#include "axion/v1/infrastructure.pb.h"
 #include "commands/aggregate_kinds.h"
 #include "commands/command_bus.h"
 #include "commands/command_processor.h"
@@ -71,6 +74,7 @@ class ReadSide : public ::testing::TestWithParam<LogBackend> {
     auto result = bus_->submit(command, kWait);
     EXPECT_TRUE(result.ok()) << result.status().to_string();
     if (!result.ok()) return {};
+    EXPECT_EQ(result->status_code(), 0) << command.type() << ": " << result->ShortDebugString();
     std::vector<events::LogPosition> positions;
     for (const auto& p : result->positions()) {
       positions.push_back({{p.topic(), p.partition()}, p.offset()});
@@ -178,6 +182,102 @@ TEST_P(ReadSide, ListingsFilterAndPageWithoutLossOrRepeat) {
   request.set_page_size(3);
   request.add_statuses(static_cast<v1::DeploymentStatus>(99));
   EXPECT_EQ(queries_->list_deployments(request).status().field(), "statuses");
+}
+
+// A command for cluster `cluster` carrying `payload`.
+template <typename Message>
+v1::CommandEnvelope cluster_command(const std::string& cluster, const Message& payload,
+                                    const std::string& actor = "alice") {
+  v1::CommandEnvelope c = envelope(cluster, payload);
+  c.set_aggregate_type("cluster");
+  c.set_actor(actor);
+  return c;
+}
+
+v1::CreateServer create_server(const std::string& cluster, const std::string& server,
+                               const std::string& name, const std::string& host) {
+  v1::CreateServer c;
+  c.set_server_id(server);
+  c.set_cluster_id(cluster);
+  c.set_name(name);
+  c.set_host(host);
+  c.set_ssh_user("deploy");
+  c.set_auth_kind(v1::SSH_AUTH_KIND_PRIVATE_KEY);
+  c.mutable_credential()->set_key_id("kek-1");
+  c.mutable_credential()->set_nonce(std::string(12, 'n'));
+  std::string sealed;  // bytes that look like ciphertext (the gateway seals for real)
+  for (int i = 0; i < 48; ++i) sealed.push_back(static_cast<char>((i * 37 + 11) % 256));
+  c.mutable_credential()->set_ciphertext(sealed);
+  return c;
+}
+
+// The cluster row moves with every event of the cluster; a server's event renders that server
+// only, its neighbours' rows stay as they were; credentials never reach a view.
+TEST_P(ReadSide, ClusterAndServerRowsFollowTheirOwnEvents) {
+  const std::string cluster = unique_name("cl");
+  const std::string web = unique_name("srv"), db = unique_name("srv");
+  auto servers = [&] {
+    v1::ListClusterServersRequest request;
+    request.set_cluster_id(cluster);
+    auto page = queries_->list_cluster_servers(request);
+    EXPECT_TRUE(page.ok()) << page.status().to_string();
+    std::map<std::string, v1::Server> by_id;
+    if (page.ok()) {
+      for (const auto& s : page->servers()) by_id[s.server_id()] = s;
+    }
+    return by_id;
+  };
+  v1::CreateCluster create;
+  create.set_cluster_id(cluster);
+  create.set_name(unique_name("prod"));
+  ASSERT_EQ(run(cluster_command(cluster, create)).status_code(), 0);
+  ASSERT_EQ(run(cluster_command(cluster, create_server(cluster, web, "web-1", "10.0.0.1")))
+                .status_code(),
+            0);
+  ASSERT_EQ(run(cluster_command(cluster, create_server(cluster, db, "db-1", "10.0.0.2")))
+                .status_code(),
+            0);
+  const auto before = servers();
+  ASSERT_EQ(before.size(), 2u);
+
+  v1::AgentRegistered registered;
+  registered.set_server_id(web);
+  registered.set_cluster_id(cluster);
+  registered.set_agent_id("agent-web-1");
+  registered.set_version("1.2.3");
+  registered.add_runtimes("process");
+  ASSERT_EQ(run(cluster_command(cluster, registered, "system")).status_code(), 0);
+
+  auto c = queries_->cluster(cluster);
+  ASSERT_TRUE(c.ok()) << c.status().to_string();
+  EXPECT_EQ(c->server_count(), 2u);
+  EXPECT_EQ(c->name(), create.name());
+  const auto after = servers();
+  ASSERT_EQ(after.size(), 2u);
+  for (const auto& [id, s] : after) {
+    EXPECT_EQ(s.cluster_id(), cluster);
+    EXPECT_FALSE(s.has_credential()) << "a credential reached the view of " << id;
+  }
+  const v1::Server& w = after.at(web);
+  EXPECT_EQ(w.agent_status(), v1::AGENT_STATUS_ONLINE);
+  EXPECT_EQ(w.agent_id(), "agent-web-1");
+  EXPECT_EQ(w.agent_version(), "1.2.3");
+  ASSERT_EQ(w.agent_runtimes_size(), 1);
+  EXPECT_TRUE(w.has_last_seen_at());
+  EXPECT_EQ(w.created_at().seconds(), before.at(web).created_at().seconds());
+  auto status = queries_->agent_status(web);
+  ASSERT_TRUE(status.ok()) << status.status().to_string();
+  EXPECT_EQ(status->status(), v1::AGENT_STATUS_ONLINE);
+  EXPECT_EQ(status->agent_id(), "agent-web-1");
+  // The other server's row was not rewritten by web's registration.
+  EXPECT_EQ(after.at(db).SerializeAsString(), before.at(db).SerializeAsString());
+
+  v1::UpdateCluster rename;
+  rename.set_cluster_id(cluster);
+  rename.set_name(unique_name("production"));
+  ASSERT_EQ(run(cluster_command(cluster, rename)).status_code(), 0);
+  EXPECT_EQ(queries_->cluster(cluster)->name(), rename.name());
+  EXPECT_EQ(servers().at(web).SerializeAsString(), w.SerializeAsString());
 }
 
 TEST_P(ReadSide, UnknownIdsAreNotFound) {

@@ -14,6 +14,7 @@
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -190,7 +191,8 @@ class FailingStore final : public ViewStore {
     return store_.list(query);
   }
   Status commit(const projections::ViewBatch& batch) override {
-    if (failing_.count(++attempts_)) return unavailable("injected: commit " + std::to_string(attempts_) + " fails");
+    const int attempt = ++attempts_;
+    if (failing_.count(attempt)) return unavailable("injected: commit " + std::to_string(attempt) + " fails");
     return store_.commit(batch);
   }
   Result<Offsets> offsets(const std::string& projection) override {
@@ -201,8 +203,8 @@ class FailingStore final : public ViewStore {
 
  private:
   ViewStore& store_;
-  std::set<int> failing_;
-  int attempts_ = 0;
+  const std::set<int> failing_;
+  std::atomic<int> attempts_{0};  // replays commit from several threads
 };
 
 // The history every test reads: written once, projected incrementally while it was written.
@@ -331,7 +333,9 @@ TEST_F(Replay, RebuildFromOffsetZeroEqualsTheIncrementalViews) {
   // Into a fresh RocksDB store and a fresh memory store: both equal A row for row.
   auto fresh = rocks_store(shared_->dir + "/views-rebuilt");
   ASSERT_NE(fresh, nullptr);
-  auto stats = projections::replay(*shared_->log, *fresh, {});
+  projections::ReplayOptions parallel;
+  parallel.threads = 4;  // partitions folded concurrently (the memory rebuild: one per core)
+  auto stats = projections::replay(*shared_->log, *fresh, parallel);
   ASSERT_TRUE(stats.ok()) << stats.status().to_string();
   ViewStore& memory = rebuilt();
   for (const projections::ReplayStats& s : {*stats, rebuilt_stats_}) {
@@ -369,6 +373,7 @@ TEST_F(Replay, AnInterruptedReplayResumesToTheSameViews) {
   FailingStore failing(*target, {3, 9});
   projections::ReplayOptions options;
   options.batch_records = 5000;
+  options.threads = 1;  // commit attempts in a known order (parallel replays: the next test)
 
   auto first = projections::replay(*shared_->log, failing, options);
   ASSERT_FALSE(first.ok());
@@ -396,6 +401,33 @@ TEST_F(Replay, AnInterruptedReplayResumesToTheSameViews) {
   auto again = projections::replay(*shared_->log, *target, options);
   ASSERT_TRUE(again.ok()) << again.status().to_string();
   EXPECT_EQ(again->records, 0u);
+}
+
+// (b) with partitions replayed concurrently: a failed commit stops the other threads, whatever
+// they committed stays committed, and the next replay completes the same views.
+TEST_F(Replay, AnInterruptedParallelReplayResumesToTheSameViews) {
+  auto target = rocks_store(shared_->dir + "/views-interrupted-parallel");
+  ASSERT_NE(target, nullptr);
+  FailingStore failing(*target, {4});
+  projections::ReplayOptions options;
+  options.batch_records = 2000;
+  options.threads = 3;
+
+  auto first = projections::replay(*shared_->log, failing, options);
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.status().code(), StatusCode::kUnavailable) << first.status().to_string();
+  EXPECT_NE(first.status().message().find("injected: commit 4 fails"), std::string::npos)
+      << "the first error is the one returned: " << first.status().to_string();
+  const std::int64_t after_first = total(offsets_of(*target));
+  EXPECT_GT(after_first, 0);
+  EXPECT_LT(after_first, static_cast<std::int64_t>(shared_->summary.events));
+
+  auto second = projections::replay(*shared_->log, failing, options);
+  ASSERT_TRUE(second.ok()) << second.status().to_string();
+  EXPECT_EQ(static_cast<std::int64_t>(second->records),
+            static_cast<std::int64_t>(shared_->summary.events) - after_first);
+  expect_same_views(*shared_->incremental, *target);
+  EXPECT_EQ(offsets_of(*target), log_ends());
 }
 
 // (c)

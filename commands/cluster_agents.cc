@@ -185,6 +185,9 @@ Result<Decision> decide(const ClusterState& state, const v1::AgentStatusChanged&
                                       "AGENT_STATUS_ONLINE or AGENT_STATUS_OFFLINE only");
   }
   AXION_RETURN_IF_ERROR(validate_text("reason", report.reason(), kMaxText, /*required=*/true));
+  if (!report.session_id().empty()) {
+    AXION_RETURN_IF_ERROR(validate_id("session_id", report.session_id()));
+  }
   if (s.agent_id.empty()) {
     return failed_precondition("no agent is registered on server " + describe(s));
   }
@@ -198,6 +201,11 @@ Result<Decision> decide(const ClusterState& state, const v1::AgentStatusChanged&
     return failed_precondition("the agent on server " + describe(s) +
                                " was uninstalled; it must register again");
   }
+  // A stream that a newer one replaced (here or on another axion-server) reports too late.
+  if (report.to_status() == v1::AGENT_STATUS_OFFLINE && !report.session_id().empty() &&
+      report.session_id() != s.agent_session) {
+    return Decision{};
+  }
   if (s.agent_status == report.to_status()) return Decision{};  // not a transition
   v1::AgentStatusChanged ev;
   ev.set_server_id(s.server_id);
@@ -206,6 +214,7 @@ Result<Decision> decide(const ClusterState& state, const v1::AgentStatusChanged&
   ev.set_from_status(s.agent_status);
   ev.set_to_status(report.to_status());
   ev.set_reason(report.reason());
+  ev.set_session_id(report.session_id());
   return emit(ev);
 }
 

@@ -100,6 +100,7 @@ bool ServerState::operator==(const ServerState& o) const {
          agent_version == o.agent_version && agent_runtimes == o.agent_runtimes &&
          agent_status_reason == o.agent_status_reason && install == o.install &&
          registration_token == o.registration_token && agent_credential == o.agent_credential &&
+         agent_session == o.agent_session &&
          version == o.version;
 }
 

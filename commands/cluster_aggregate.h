@@ -102,6 +102,9 @@ struct ServerState {
   // credential it was exchanged for; the agent hub authenticates Hello against these hashes.
   AgentCredentialState registration_token;
   AgentCredentialState agent_credential;
+  // The agent stream (hub session) that last brought the agent ONLINE: an OFFLINE report from
+  // an older stream — possibly relayed by another axion-server — is stale and ignored.
+  std::string agent_session;
 
   std::uint64_t version = 0;  // events of this server's stream folded so far
 
@@ -161,7 +164,8 @@ Result<Decision> decide(const ClusterState& state, const axion::v1::UninstallAge
 Result<Decision> decide(const ClusterState& state, const axion::v1::AgentRegistered& report,
                         const CommandContext& ctx);
 // RecordAgentStatus: to_status ONLINE or OFFLINE with a reason; from_status is ignored (the
-// aggregate knows it). Only a real transition produces an event.
+// aggregate knows it). Only a real transition produces an event, and an OFFLINE naming another
+// session_id than the agent's current stream is stale: OK without events.
 Result<Decision> decide(const ClusterState& state, const axion::v1::AgentStatusChanged& report,
                         const CommandContext& ctx);
 // Mints nothing itself: records the SHA-256 of a registration token the gateway generated

@@ -55,10 +55,16 @@ v1::AgentRegistered report_of(const ServerState& s, const std::string& cluster_i
   return report;
 }
 
-// The ONLINE transition that accompanies a registration or reconnection.
+// The ONLINE transition that accompanies a registration or reconnection. Already ONLINE on
+// another stream (it replaced that one, maybe through another axion-server): ONLINE -> ONLINE
+// records the new stream, so the old one's OFFLINE is known to be stale.
 void append_online(Decision& d, const ServerState& s, const std::string& cluster_id,
-                   const std::string& agent_id, const std::string& reason) {
-  if (s.agent_status == v1::AGENT_STATUS_ONLINE) return;
+                   const std::string& agent_id, std::string reason, const std::string& session) {
+  if (s.agent_status == v1::AGENT_STATUS_ONLINE &&
+      (session.empty() || session == s.agent_session)) {
+    return;
+  }
+  if (s.agent_status == v1::AGENT_STATUS_ONLINE) reason += " on a new stream";
   v1::AgentStatusChanged ev;
   ev.set_server_id(s.server_id);
   ev.set_cluster_id(cluster_id);
@@ -66,6 +72,7 @@ void append_online(Decision& d, const ServerState& s, const std::string& cluster
   ev.set_from_status(s.agent_status);
   ev.set_to_status(v1::AGENT_STATUS_ONLINE);
   ev.set_reason(reason);
+  ev.set_session_id(session);
   d.events.emplace_back().PackFrom(ev);
 }
 
@@ -106,6 +113,7 @@ Result<Decision> decide(const ClusterState& state, const v1::RegisterAgent& cmd,
   const ServerState& s = **found;
   AXION_RETURN_IF_ERROR(validate_hash("token_hash", cmd.token_hash()));
   AXION_RETURN_IF_ERROR(validate_hash("credential_hash", cmd.credential_hash()));
+  if (!cmd.session_id().empty()) AXION_RETURN_IF_ERROR(validate_id("session_id", cmd.session_id()));
   const AgentCredentialState& token = s.registration_token;
   const std::string mint = "; mint a new one with CreateAgentRegistrationToken";
   if (token.hash.empty()) {
@@ -145,7 +153,7 @@ Result<Decision> decide(const ClusterState& state, const v1::RegisterAgent& cmd,
   issued.set_credential_hash(cmd.credential_hash());
   Decision d = emit(issued, {{"agent_id", *agent_id}});
   for (auto& e : registered->events) d.events.push_back(std::move(e));
-  append_online(d, s, state.cluster_id, *agent_id, "agent registered");
+  append_online(d, s, state.cluster_id, *agent_id, "agent registered", cmd.session_id());
   return d;
 }
 
@@ -158,6 +166,7 @@ Result<Decision> decide(const ClusterState& state, const v1::ConnectAgent& cmd,
   const ServerState& s = **found;
   AXION_RETURN_IF_ERROR(validate_id("agent_id", cmd.agent_id()));
   AXION_RETURN_IF_ERROR(validate_hash("credential_hash", cmd.credential_hash()));
+  if (!cmd.session_id().empty()) AXION_RETURN_IF_ERROR(validate_id("session_id", cmd.session_id()));
   const AgentCredentialState& credential = s.agent_credential;
   const std::string again = "; register it again with a new registration token";
   if (credential.hash.empty() || s.agent_id != cmd.agent_id()) {
@@ -188,7 +197,7 @@ Result<Decision> decide(const ClusterState& state, const v1::ConnectAgent& cmd,
       cmd.version() != s.agent_version || runtimes != s.agent_runtimes || !same_host;
   Decision d;
   if (facts_changed) d.events = std::move(registered->events);
-  append_online(d, s, state.cluster_id, cmd.agent_id(), "agent reconnected");
+  append_online(d, s, state.cluster_id, cmd.agent_id(), "agent reconnected", cmd.session_id());
   return d;
 }
 

@@ -193,6 +193,9 @@ void apply(ClusterState& st, const v1::AgentStatusChanged& e) {
   if (!s) return;
   s->agent_status = e.to_status();
   s->agent_status_reason = e.reason();
+  if (e.to_status() == v1::AGENT_STATUS_ONLINE && !e.session_id().empty()) {
+    s->agent_session = e.session_id();
+  }
   if (e.to_status() == v1::AGENT_STATUS_ONLINE) s->status = v1::SERVER_STATUS_READY;
   if (e.to_status() == v1::AGENT_STATUS_OFFLINE) s->status = v1::SERVER_STATUS_UNREACHABLE;
 }

@@ -163,6 +163,7 @@ v1::ClusterSnapshot to_snapshot(const ClusterState& s) {
     o->set_version(srv.version);
     *o->mutable_registration_token() = credential_to_snapshot(srv.registration_token);
     *o->mutable_agent_credential() = credential_to_snapshot(srv.agent_credential);
+    o->set_agent_session(srv.agent_session);
   }
   out.set_version(s.version);
   return out;
@@ -211,6 +212,7 @@ Result<ClusterState> from_snapshot(const v1::ClusterSnapshot& in) {
     srv.version = o.version();
     srv.registration_token = credential_from_snapshot(o.registration_token());
     srv.agent_credential = credential_from_snapshot(o.agent_credential());
+    srv.agent_session = o.agent_session();
     if (!s.servers.try_emplace(o.server_id(), std::move(srv)).second) {
       return data_loss("cluster snapshot lists server '" + o.server_id() + "' twice");
     }

@@ -152,6 +152,7 @@ void AgentHub::hello(const std::string& session_id, const v1::AgentHello& hello,
     reg->set_agent_id(hello.agent_id());
     reg->set_token_hash(secret_hash(hello.token()));
     reg->set_credential_hash(secret_hash(credential));
+    reg->set_session_id(session_id);
     reg->set_version(hello.version());
     *reg->mutable_runtimes() = hello.runtimes();
     *reg->mutable_host() = hello.host();
@@ -163,6 +164,7 @@ void AgentHub::hello(const std::string& session_id, const v1::AgentHello& hello,
     conn->set_cluster_id(cluster_id);
     conn->set_agent_id(hello.agent_id());
     conn->set_credential_hash(secret_hash(hello.token()));
+    conn->set_session_id(session_id);
     conn->set_version(hello.version());
     *conn->mutable_runtimes() = hello.runtimes();
     *conn->mutable_host() = hello.host();
@@ -294,6 +296,7 @@ void AgentHub::report_offline(const std::string& session_id, const std::string& 
   report.set_agent_id(agent_id);
   report.set_to_status(v1::AGENT_STATUS_OFFLINE);
   report.set_reason(reason);
+  report.set_session_id(session_id);
   spdlog::info("agent {} of server {} offline: {}", agent_id, server_id, reason);
   submit(cluster_id, "agent-offline:" + session_id, report,
          [server_id](Result<v1::CommandResult> result) {

@@ -9,7 +9,9 @@
 // decided them (a per-server lane), and "is this stream still the server's current one?" is
 // asked when its OFFLINE report runs, after any earlier admission of a newer stream. So a stream
 // that a newer one replaced never marks the agent OFFLINE, and a reconnect is never overtaken by
-// the old stream's OFFLINE. Every command carries a deterministic idempotency key
+// the old stream's OFFLINE. Across axion-servers the aggregate fences the same way: every
+// command names its session, an admission records it as the agent's current stream, and an
+// OFFLINE for another session is stale. Every command carries a deterministic idempotency key
 // ("agent-<what>:<session id>"), so a report retried after a lost answer is applied once.
 //
 // Thread-safety: every public method may be called from any thread. Callbacks into streams

@@ -252,6 +252,43 @@ TEST(ConnectAgent, WrongAgentWrongCredentialAndRevokedAreRefused) {
   EXPECT_EQ(fold({}, h.events), h.state);
 }
 
+TEST(AgentSessions, AnOfflineFromAReplacedStreamIsStale) {
+  std::string id, agent;
+  History h = with_server(&id);
+  h.step(issue(id), ctx("issue"));
+  auto reg = register_with(id);
+  reg.set_session_id("sess-a");
+  const Decision registered = h.step(reg, hub("register"));
+  agent = registered.ids.at("agent_id");
+  EXPECT_EQ(h.state.servers.at(id).agent_session, "sess-a");
+  // The agent reconnects through another stream (maybe another axion-server) before the first
+  // stream's end is reported: ONLINE -> ONLINE records the new stream.
+  auto again = connect_as(id, agent);
+  again.set_session_id("sess-b");
+  const auto moved = only_event<v1::AgentStatusChanged>(decide(h.state, again, hub("c-b")));
+  EXPECT_EQ(moved.from_status(), v1::AGENT_STATUS_ONLINE);
+  EXPECT_EQ(moved.to_status(), v1::AGENT_STATUS_ONLINE);
+  EXPECT_EQ(moved.session_id(), "sess-b");
+  EXPECT_EQ(moved.reason(), "agent reconnected on a new stream");
+  h.step(again, hub("c-b"));
+  // The same stream again changes nothing.
+  const auto same = decide(h.state, again, hub("c-b2"));
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->events.empty());
+  // The old stream's OFFLINE is stale; the current one's is recorded.
+  auto old_off = offline(id);
+  old_off.set_session_id("sess-a");
+  const auto stale = decide(h.state, old_off, hub("off-a"));
+  ASSERT_TRUE(stale.ok()) << stale.status().to_string();
+  EXPECT_TRUE(stale->events.empty());
+  auto cur_off = offline(id);
+  cur_off.set_session_id("sess-b");
+  const auto off = only_event<v1::AgentStatusChanged>(decide(h.state, cur_off, hub("off-b")));
+  EXPECT_EQ(off.to_status(), v1::AGENT_STATUS_OFFLINE);
+  h.step(cur_off, hub("off-b"));
+  EXPECT_EQ(fold({}, h.events), h.state);
+}
+
 TEST(AgentOnlyServer, IsCreatedWithoutSshSettingsAndRegistersWithAToken) {
   History h = with_cluster();
   auto cmd = create_server();

@@ -101,6 +101,7 @@ ClusterState full_cluster() {
   s.install.failure_reason = "timeout";
   s.registration_token = {std::string(64, 'a'), 1'700'000'360'000, true, false};
   s.agent_credential = {std::string(64, 'b'), 0, false, true};
+  s.agent_session = "sess-1";
   s.version = 9;
   c.servers["srv-1"] = s;
   s.server_id = "srv-2";

@@ -93,12 +93,23 @@ Result<std::string> AgentConnection::hello_token(v1::AgentHello& hello) {
   if (stored->has_value() && (*stored)->server_id == config_.server_id) {
     hello.set_agent_id((*stored)->agent_id);
     hello.set_cluster_id((*stored)->cluster_id);
+    using_credential_ = true;
+    if (!credential_refused_) return (*stored)->credential;
+    // The credential was refused (revoked, or replaced): a new registration token, if one was
+    // given, registers this agent again under the same id.
+    auto token = read_token(config_.token_file);
+    if (token.ok()) {
+      spdlog::info("registering again with the token in {}", config_.token_file);
+      using_credential_ = false;
+      return token;
+    }
     return (*stored)->credential;
   }
   if (stored->has_value()) {
     spdlog::warn("the stored identity is for server {}, not {}: registering anew",
                  (*stored)->server_id, config_.server_id);
   }
+  using_credential_ = false;
   return read_token(config_.token_file);
 }
 
@@ -139,7 +150,7 @@ Status AgentConnection::session() {
     return token.status();
   }
   hello.set_token(*token);
-  const bool registering = hello.agent_id().empty();
+  const bool registering = !using_credential_;
 
   auto stub = v1::AgentService::NewStub(channel());
   grpc::ClientContext context;
@@ -164,6 +175,10 @@ Status AgentConnection::session() {
     const grpc::Status status = stream->Finish();
     const std::string what = status.error_message().empty() ? "the server closed the stream"
                                                             : status.error_message();
+    if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED) {
+      credential_refused_ = !registering;
+    }
     if (lasting(status.error_code())) {
       spdlog::error("axion-server refused this agent ({}): {}", static_cast<int>(status.error_code()),
                     what);
@@ -186,6 +201,7 @@ Status AgentConnection::session() {
       stream->Finish();
       return saved;
     }
+    credential_refused_ = false;
     spdlog::info("registered as agent {} of server {} (credential stored in {})",
                  welcome.agent_id(), welcome.server_id(), config_.state_dir);
   } else if (registering) {

@@ -1,7 +1,8 @@
 // AgentConnection: the agent's end of AgentService.Connect. It dials out (the server needs no
 // inbound port on the agent's host), says Hello with its stored credential — or, before it is
 // registered, with the one-time registration token — and on Welcome stores the long-lived
-// credential it is given (before anything else: the token is spent). Then it sends a Heartbeat
+// credential it is given (before anything else: the token is spent). If the server later
+// refuses the credential (revoked), a new token in the token file registers it again, same id. Then it sends a Heartbeat
 // every interval the Welcome named, answers tasks through the Runtimes, and when the stream
 // breaks reconnects with exponential backoff and jitter. stop() (SIGTERM) ends it cleanly.
 #pragma once
@@ -54,6 +55,10 @@ class AgentConnection {
   bool stopping_ = false;
   grpc::ClientContext* context_ = nullptr;  // the live stream's, to cancel it on stop()
   Status fatal_;
+  // Touched by run()'s thread only: the Hello carries the stored credential (not a token), and
+  // the server refused that credential (then a token in --token-file registers again).
+  bool using_credential_ = false;
+  bool credential_refused_ = false;
 };
 
 }  // namespace axion::agent

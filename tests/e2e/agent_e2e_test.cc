@@ -338,6 +338,38 @@ TEST_F(AgentE2E, TheAgentRidesOutAServerRestart) {
   EXPECT_EQ(status().agent_id(), agent_id);
 }
 
+TEST_F(AgentE2E, ARevokedAgentRegistersAgainWithANewTokenUnderItsId) {
+  const std::string dir = scratch_dir("agent-e2e-revoke");
+  const std::string state_file = dir + "/state/agent.state";
+  std::ofstream(dir + "/token") << mint_token();
+  auto agent = std::make_unique<AgentProcess>(agent_args(dir + "/state", dir + "/token"));
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_ONLINE; }))
+      << agent->log();
+  const std::string agent_id = status().agent_id();
+  const std::string first_identity = read_file(state_file);
+
+  v1::RevokeAgentCredentialsRequest revoke;
+  revoke.set_cluster_id(cluster_id_);
+  revoke.set_server_id(server_id_);
+  revoke.set_reason("rotating");
+  v1::RevokeAgentCredentialsResponse revoked;
+  ASSERT_TRUE(call([&](auto* c) { return infra_->RevokeAgentCredentials(c, revoke, &revoked); })
+                  .ok());
+  std::ofstream(dir + "/token", std::ios::trunc) << mint_token();
+  agent->signal(SIGKILL);
+  agent->wait_exit(milliseconds(10000));
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_OFFLINE; }));
+
+  // Its credential is refused; the new token registers it again under the same id.
+  agent = std::make_unique<AgentProcess>(agent_args(dir + "/state", dir + "/token"));
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_ONLINE; }))
+      << agent->log() << server_->log();
+  EXPECT_EQ(status().agent_id(), agent_id);
+  EXPECT_THAT(agent->log(), HasSubstr("revoked"));
+  EXPECT_THAT(agent->log(), HasSubstr("registering again"));
+  EXPECT_NE(read_file(state_file), first_identity);  // a new credential
+}
+
 TEST_F(AgentE2E, RefusesWrongReusedAndRevokedTokensAndCredentials) {
   // A wrong token, a token for an unknown server, a first message that is not a Hello.
   mint_token();

@@ -3,6 +3,7 @@
 #include <pqxx/pqxx>
 
 #include <algorithm>
+#include <vector>
 
 #include "infra/postgres/impl/connection.h"
 
@@ -151,7 +152,7 @@ Status drop_postgres_schema(const std::string& url, const std::string& schema) {
 }
 
 Status promote_postgres_views(const std::string& url, const std::string& new_schema,
-                              const std::string& live_schema) {
+                              const std::string& live_schema, std::size_t keep_old) {
   AXION_RETURN_IF_ERROR(impl::check_schema_name(new_schema, "new_schema"));
   AXION_RETURN_IF_ERROR(impl::check_schema_name(live_schema, "live_schema", 48));
   if (new_schema == live_schema) {
@@ -173,14 +174,22 @@ Status promote_postgres_views(const std::string& url, const std::string& new_sch
                                  std::to_string(*version) + ", not the latest (" +
                                  std::to_string(latest_migration()) + ")");
     }
+    std::vector<int> olds;
+    for (const auto& row : tx.exec("SELECT substring(nspname FROM '_old_([0-9]+)$')::int FROM "
+                                   "pg_namespace WHERE nspname ~ " +
+                                   tx.quote("^" + live_schema + "_old_[0-9]+$"))) {
+      olds.push_back(row[0].as<int>());
+    }
+    std::sort(olds.begin(), olds.end());
     if (schema_exists(tx, live_schema)) {
-      int n = 0;
-      const auto old = tx.exec("SELECT substring(nspname FROM '_old_([0-9]+)$')::int FROM "
-                               "pg_namespace WHERE nspname ~ " +
-                               tx.quote("^" + live_schema + "_old_[0-9]+$"));
-      for (const auto& row : old) n = std::max(n, row[0].as<int>());
+      const int n = olds.empty() ? 1 : olds.back() + 1;
       tx.exec("ALTER SCHEMA " + tx.quote_name(live_schema) + " RENAME TO " +
-              tx.quote_name(live_schema + "_old_" + std::to_string(n + 1)));
+              tx.quote_name(live_schema + "_old_" + std::to_string(n)));
+      olds.push_back(n);
+    }
+    for (std::size_t i = 0; i + keep_old < olds.size(); ++i) {
+      tx.exec("DROP SCHEMA " + tx.quote_name(live_schema + "_old_" + std::to_string(olds[i])) +
+              " CASCADE");
     }
     tx.exec("ALTER SCHEMA " + tx.quote_name(new_schema) + " RENAME TO " +
             tx.quote_name(live_schema));

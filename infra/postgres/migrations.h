@@ -5,6 +5,7 @@
 // leaves the schema as it was.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -41,8 +42,10 @@ Status drop_postgres_schema(const std::string& url, const std::string& schema);
 // <live_schema>_old_<n> (n one above any existing) and `new_schema` to `live_schema`. Readers
 // name tables by schema in every statement, so each statement sees either the old or the new
 // set whole. `new_schema` must exist at the latest migration (FAILED_PRECONDITION otherwise).
-// The old schema is kept for a fallback; drop it with drop_postgres_schema.
+// The newest `keep_old` old schemas are kept as fallbacks (promote one back by hand, or drop it
+// with drop_postgres_schema); older ones are dropped in the same transaction, so rebuilds do not
+// pile up copies of the views.
 Status promote_postgres_views(const std::string& url, const std::string& new_schema,
-                              const std::string& live_schema);
+                              const std::string& live_schema, std::size_t keep_old = 1);
 
 }  // namespace axion::infra::postgres

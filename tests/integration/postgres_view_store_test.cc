@@ -325,6 +325,7 @@ TEST_F(PostgresViews, PromoteSwapsARebuiltSchemaInWhileReadersRead) {
   const std::string rebuilt = schema("rebuilt");
   schemas_.push_back(live + "_old_1");
   schemas_.push_back(live + "_old_2");
+  schemas_.push_back(live + "_old_3");
   auto live_store = open(live);
   auto rebuilt_store = open(rebuilt);
   ASSERT_TRUE(live_store && rebuilt_store);
@@ -372,15 +373,27 @@ TEST_F(PostgresViews, PromoteSwapsARebuiltSchemaInWhileReadersRead) {
   auto old = old_store->get(Table::kProjects, "old");
   ASSERT_TRUE(old.ok() && old->has_value());
 
-  // The next promotion keeps the previous one's fallback and adds _old_2.
+  // The next promotion keeps one fallback by default: _old_2, the view set it replaced; _old_1
+  // goes. Asked to keep two, the one after keeps _old_2 and _old_3.
+  old_store.reset();
+  auto olds = [&] {
+    std::vector<std::string> names;
+    for (const auto& row : sql("SELECT nspname FROM pg_namespace WHERE nspname LIKE '" + live +
+                               "\\_old\\_%' ORDER BY nspname")) {
+      names.push_back(row[0].as<std::string>());
+    }
+    return names;
+  };
   const std::string again = schema("again");
   ASSERT_NE(open(again), nullptr);
   s = infra::postgres::promote_postgres_views(url_, again, live);
   ASSERT_TRUE(s.ok()) << s.to_string();
-  EXPECT_EQ(sql("SELECT 1 FROM pg_namespace WHERE nspname IN ('" + live + "_old_1', '" + live +
-                "_old_2')")
-                .size(),
-            2u);
+  EXPECT_EQ(olds(), (std::vector<std::string>{live + "_old_2"}));
+  const std::string third = schema("third");
+  ASSERT_NE(open(third), nullptr);
+  s = infra::postgres::promote_postgres_views(url_, third, live, 2);
+  ASSERT_TRUE(s.ok()) << s.to_string();
+  EXPECT_EQ(olds(), (std::vector<std::string>{live + "_old_2", live + "_old_3"}));
 
   // Refused: a missing schema, one not migrated, the same name twice.
   EXPECT_EQ(infra::postgres::promote_postgres_views(url_, schema("missing"), live).code(),

@@ -307,6 +307,20 @@ void AgentHub::report_offline(const std::string& session_id, const std::string& 
          });
 }
 
+void AgentHub::disconnect(const std::string& server_id, const std::string& reason) {
+  std::shared_ptr<StreamHandle> handle;
+  {
+    std::lock_guard lock(mu_);
+    const auto cur = current_.find(server_id);
+    if (cur == current_.end()) return;
+    const auto it = sessions_.find(cur->second);
+    if (it == sessions_.end()) return;
+    if (it->second.close_reason.empty()) it->second.close_reason = reason;
+    handle = it->second.handle;
+  }
+  handle->close(Status(StatusCode::kPermissionDenied, reason));
+}
+
 std::optional<LiveAgent> AgentHub::live(const std::string& server_id) const {
   std::lock_guard lock(mu_);
   const auto cur = current_.find(server_id);

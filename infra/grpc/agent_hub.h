@@ -118,6 +118,10 @@ class AgentHub {
   // The stream ended: its agent goes OFFLINE unless a newer stream of the same server replaced it.
   void closed(const std::string& session_id);
 
+  // Ends the current stream of `server_id` held here, if any, with PERMISSION_DENIED `reason`
+  // (its agent was revoked: it must not stay connected); the agent goes OFFLINE.
+  void disconnect(const std::string& server_id, const std::string& reason);
+
   std::optional<LiveAgent> live(const std::string& server_id) const;
   AgentHubStats stats() const;
 

@@ -2,7 +2,8 @@
 // here (OpenSSL's CSPRNG), submits only its SHA-256 (IssueAgentToken) and returns the token in
 // this one answer: it is never logged, stored or put in a view. A retry with the same
 // idempotency key is answered ALREADY_EXISTS, since the first answer's token cannot be shown
-// again. RevokeAgentCredentials revokes the server's token and credential.
+// again. RevokeAgentCredentials revokes the server's token and credential and ends the agent's
+// stream if this server holds it.
 #include <google/protobuf/util/time_util.h>
 
 #include "infra/grpc/agent_secrets.h"
@@ -80,9 +81,12 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   command.set_cluster_id(request->cluster_id());
   command.set_reason(request->reason());
   return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
-                    [response, request](const v1::CommandResult& result) {
+                    [this, response, request](const v1::CommandResult& result) {
                       response->set_server_id(request->server_id());
                       copy_positions(result, response->mutable_positions());
+                      // A revoked agent must not stay connected (here; a stream held by
+                      // another axion-server ends when its agent next reconnects).
+                      if (hub_) hub_->disconnect(request->server_id(), "agent credentials revoked");
                     });
 }
 

@@ -80,14 +80,15 @@ class InfrastructureServiceImpl final : public InfrastructureServiceBase {
   ::grpc::Status GetAgentStatus(::grpc::ServerContext*, const axion::v1::GetAgentStatusRequest*,
                                 axion::v1::GetAgentStatusResponse*) override;
 
-  // GetAgentStatus adds what the hub knows in memory (connected, last heartbeat, load).
+  // GetAgentStatus adds what the hub knows in memory (connected, last heartbeat, load);
+  // RevokeAgentCredentials ends the revoked agent's stream if this server holds it.
   // REQUIRES: `hub` outlives the service; set before serving.
-  void set_agent_hub(const AgentHub* hub) { hub_ = hub; }
+  void set_agent_hub(AgentHub* hub) { hub_ = hub; }
 
  private:
   const CommandGateway& gateway_;
   const QueryGateway* queries_;
-  const AgentHub* hub_ = nullptr;
+  AgentHub* hub_ = nullptr;
 };
 
 }  // namespace axion::infra::gateway

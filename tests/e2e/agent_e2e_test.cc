@@ -372,6 +372,50 @@ TEST_F(AgentE2E, ARevokedAgentRegistersAgainWithANewTokenUnderItsId) {
   EXPECT_NE(read_file(state_file), first_identity);  // a new credential
 }
 
+TEST_F(AgentE2E, ANewerStreamReplacesTheOlderWhichThenCannotMarkItOffline) {
+  struct Open {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>> stream;
+    v1::AgentWelcome welcome;
+  };
+  const auto open = [&](const std::string& token, const std::string& agent_id) {
+    auto o = std::make_unique<Open>();
+    o->stream = agents_->Connect(&o->ctx);
+    v1::AgentMessage m;
+    m.mutable_hello()->set_server_id(server_id_);
+    m.mutable_hello()->set_token(token);
+    m.mutable_hello()->set_agent_id(agent_id);
+    m.mutable_hello()->set_version("1.0.0");
+    o->stream->Write(m);
+    v1::ServerMessage reply;
+    if (o->stream->Read(&reply)) o->welcome = reply.welcome();
+    return o;
+  };
+  auto first = open(mint_token(), "");
+  ASSERT_FALSE(first->welcome.credential().empty());
+  const std::string agent_id = first->welcome.agent_id();
+  auto second = open(first->welcome.credential(), agent_id);
+  ASSERT_EQ(second->welcome.agent_id(), agent_id);
+  // The first stream is ended by the server...
+  v1::ServerMessage ignored;
+  EXPECT_FALSE(first->stream->Read(&ignored));
+  const grpc::Status replaced = first->stream->Finish();
+  EXPECT_EQ(replaced.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(replaced.error_message(), HasSubstr("replaced"));
+  // ...and its end does not make the agent OFFLINE: the second stream is its connection.
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_ONLINE; }));
+  v1::AgentMessage beat;
+  beat.mutable_heartbeat()->set_memory_total_mb(1234);
+  ASSERT_TRUE(second->stream->Write(beat));
+  ASSERT_TRUE(eventually([&] { return status().load().memory_total_mb() == 1234; }));
+  EXPECT_EQ(status().status(), v1::AGENT_STATUS_ONLINE);
+  EXPECT_TRUE(status().connected());
+  // Ending the current stream does.
+  second->stream->WritesDone();
+  second->stream->Finish();
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_OFFLINE; }));
+}
+
 TEST_F(AgentE2E, RefusesWrongReusedAndRevokedTokensAndCredentials) {
   // A wrong token, a token for an unknown server, a first message that is not a Hello.
   mint_token();

@@ -53,7 +53,8 @@ class StreamSink final : public TaskSink {
 
 bool lasting(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
-         code == grpc::StatusCode::INVALID_ARGUMENT || code == grpc::StatusCode::FAILED_PRECONDITION;
+         code == grpc::StatusCode::INVALID_ARGUMENT ||
+         code == grpc::StatusCode::FAILED_PRECONDITION;
 }
 
 }  // namespace
@@ -180,8 +181,8 @@ Status AgentConnection::session() {
       credential_refused_ = !registering;
     }
     if (lasting(status.error_code())) {
-      spdlog::error("axion-server refused this agent ({}): {}", static_cast<int>(status.error_code()),
-                    what);
+      spdlog::error("axion-server refused this agent (code {}): {}",
+                    static_cast<int>(status.error_code()), what);
     } else {
       spdlog::warn("cannot reach axion-server at {}: {}", config_.server_addr, what);
     }

@@ -2,9 +2,10 @@
 // inbound port on the agent's host), says Hello with its stored credential — or, before it is
 // registered, with the one-time registration token — and on Welcome stores the long-lived
 // credential it is given (before anything else: the token is spent). If the server later
-// refuses the credential (revoked), a new token in the token file registers it again, same id. Then it sends a Heartbeat
-// every interval the Welcome named, answers tasks through the Runtimes, and when the stream
-// breaks reconnects with exponential backoff and jitter. stop() (SIGTERM) ends it cleanly.
+// refuses the credential (revoked), a new token in the token file registers it again, same id.
+// It sends a Heartbeat every interval the Welcome named, answers tasks through the Runtimes,
+// and when the stream breaks reconnects with exponential backoff and jitter. stop() (SIGTERM)
+// ends it cleanly.
 #pragma once
 
 #include <grpcpp/grpcpp.h>

@@ -1,0 +1,124 @@
+// The AgentHub's commands: the per-server lanes that keep one server's commands in order,
+// submission to the Cluster aggregate as "system" (retrying a lost answer under the same
+// idempotency key), and the OFFLINE report.
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include "infra/grpc/agent_hub.h"
+#include "infra/grpc/command_gateway.h"
+
+namespace axion::infra::gateway {
+
+namespace v1 = axion::v1;
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+constexpr int kMaxAttempts = 3;
+
+// A refused command's result as the Status the stream ends with.
+Result<v1::CommandResult> as_outcome(Result<v1::CommandResult> result) {
+  if (!result.ok() || result->status_code() == 0) return result;
+  Status refusal(static_cast<StatusCode>(result->status_code()), result->message(),
+                 result->retryable());
+  if (!result->field().empty()) return std::move(refusal).with_field(result->field());
+  return refusal;
+}
+
+}  // namespace
+
+void AgentHub::report_offline(const std::string& session_id, const std::string& server_id,
+                              const std::string& cluster_id, const std::string& agent_id,
+                              const std::string& reason) {
+  v1::AgentStatusChanged report;
+  report.set_server_id(server_id);
+  report.set_cluster_id(cluster_id);
+  report.set_agent_id(agent_id);
+  report.set_to_status(v1::AGENT_STATUS_OFFLINE);
+  report.set_reason(reason);
+  report.set_session_id(session_id);
+  spdlog::info("agent {} of server {} offline: {}", agent_id, server_id, reason);
+  submit(cluster_id, "agent-offline:" + session_id, report,
+         [server_id](Result<v1::CommandResult> result) {
+           if (!result.ok()) {
+             spdlog::warn("agent of server {}: OFFLINE not recorded: {}", server_id,
+                          result.status().to_string());
+           }
+         });
+}
+
+void AgentHub::enqueue(const std::string& server_id, Op op) {
+  {
+    std::lock_guard lock(mu_);
+    Lane& lane = lanes_[server_id];
+    if (lane.busy) {
+      lane.pending.push_back(std::move(op));
+      return;
+    }
+    lane.busy = true;
+  }
+  op([this, server_id] { lane_done(server_id); });
+}
+
+void AgentHub::lane_done(const std::string& server_id) {
+  Op next;
+  {
+    std::lock_guard lock(mu_);
+    Lane& lane = lanes_[server_id];
+    if (lane.pending.empty()) {
+      lanes_.erase(server_id);
+      return;
+    }
+    next = std::move(lane.pending.front());
+    lane.pending.pop_front();
+  }
+  next([this, server_id] { lane_done(server_id); });
+}
+
+void AgentHub::submit(const std::string& cluster_id, const std::string& key,
+                      const google::protobuf::Message& payload, commands::CommandBus::Done done,
+                      int attempt) {
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = [](auto tp) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+  };
+  v1::CommandEnvelope envelope;
+  envelope.set_command_id(new_uuid());
+  envelope.set_idempotency_key(key);
+  envelope.set_type(payload.GetDescriptor()->full_name());
+  envelope.set_aggregate_id(cluster_id);
+  envelope.set_aggregate_type("cluster");
+  envelope.set_partition_key(cluster_id);
+  envelope.set_actor("system");
+  envelope.set_correlation_id(envelope.command_id());
+  *envelope.mutable_deadline() =
+      TimeUtil::MillisecondsToTimestamp(ms(now + options_.command_timeout));
+  *envelope.mutable_issued_at() = TimeUtil::MillisecondsToTimestamp(ms(now));
+  envelope.mutable_payload()->PackFrom(payload);
+  {
+    std::lock_guard lock(mu_);
+    ++in_flight_;
+  }
+  // The payload is copied into the envelope; a retry needs it again.
+  std::shared_ptr<google::protobuf::Message> copy(payload.New());
+  copy->CopyFrom(payload);
+  bus_.submit_async(
+      std::move(envelope), options_.command_timeout,
+      [this, cluster_id, key, copy, attempt,
+       done = std::move(done)](Result<v1::CommandResult> result) mutable {
+        result = as_outcome(std::move(result));
+        const bool retry = !result.ok() && attempt < kMaxAttempts &&
+                           (result.status().code() == StatusCode::kDeadlineExceeded ||
+                            result.status().code() == StatusCode::kUnavailable);
+        if (retry) {
+          submit(cluster_id, key, *copy, std::move(done), attempt + 1);
+        } else {
+          done(std::move(result));
+        }
+        std::lock_guard lock(mu_);
+        --in_flight_;
+        cv_.notify_all();
+      });
+}
+
+}  // namespace axion::infra::gateway

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -34,7 +35,9 @@
 #include "axion/v1/project.grpc.pb.h"
 #include "bench/bench_cli.h"
 #include "bench/bench_util.h"
+#include "bench/projection_lag.h"
 #include "events/topics.h"
+#include "infra/postgres/migrations.h"
 #include "server/server_app.h"
 
 namespace {
@@ -55,6 +58,8 @@ struct Options {
   std::string dir;
   std::string kafka;
   std::string client = "async";
+  std::string views = "rocksdb";
+  std::string database_url;
 };
 
 Options parse(int argc, char** argv) {
@@ -77,7 +82,20 @@ Options parse(int argc, char** argv) {
                  "sync: one thread per call, blocking")
       ->check(CLI::IsMember({"async", "sync"}))
       ->capture_default_str();
+  app.add_option("--views", o.views,
+                 "the server's view store: rocksdb, or postgres (a fresh schema in "
+                 "--database-url / $DATABASE_URL, dropped afterwards)")
+      ->check(CLI::IsMember({"rocksdb", "postgres"}))
+      ->capture_default_str();
+  app.add_option("--database-url", o.database_url, "PostgreSQL for --views postgres");
   parse_or_exit(app, argc, argv, o.dir, o.kafka, "axion-commands-bench");
+  if (o.views == "postgres" && o.database_url.empty()) {
+    if (const char* env = std::getenv("DATABASE_URL"); env && *env) o.database_url = env;
+    if (o.database_url.empty()) {
+      std::cerr << "--views postgres needs --database-url or DATABASE_URL\n";
+      std::exit(2);
+    }
+  }
   return o;
 }
 
@@ -86,6 +104,7 @@ struct Row {
   int clients = 0;
   CellResult result;
   double cpu_us_per_command = 0;  // process CPU (user + system) per accepted command
+  std::vector<std::int64_t> lag_ms;  // per-event projection lag during the cell, sorted
 };
 
 // User + system CPU time of the whole process so far.
@@ -282,6 +301,10 @@ std::vector<Row> bench_mode(const std::string& mode, const Options& o) {
   config.instance_id = "bench-" + run;
   config.api_tokens = {{"bench", infra::gateway::token_digest(kToken)}};
   config.max_deployments_per_project = 1 << 30;
+  if (o.views == "postgres") {
+    config.database_url = o.database_url;
+    config.views_schema = "commands_bench_" + std::to_string(getpid()) + "_" + mode;
+  }
   fs::remove_all(config.data_dir);
   fs::create_directories(config.data_dir);
 
@@ -314,6 +337,9 @@ std::vector<Row> bench_mode(const std::string& mode, const Options& o) {
         const auto duration = std::chrono::duration<double>(o.seconds);
         const auto cpu_before = process_cpu();
         Row row{mode, c, {}};
+        LagSampler lag([&] { return app.projection_stats(); });
+        const auto views_before = app.projection_stats();
+        lag.start();
         if (o.client == "async") {
           row.result = run_async_cell(clients, c, duration, *projects);
         } else {
@@ -329,6 +355,10 @@ std::vector<Row> bench_mode(const std::string& mode, const Options& o) {
             return false;
           });
         }
+        row.lag_ms = lag.stop();
+        const auto views_after = app.projection_stats();
+        const auto view_commits = views_after.batches - views_before.batches;
+        const auto view_events = views_after.events_applied - views_before.events_applied;
         const auto cpu = process_cpu() - cpu_before;
         if (row.result.ops > 0) {
           row.cpu_us_per_command =
@@ -337,14 +367,19 @@ std::vector<Row> bench_mode(const std::string& mode, const Options& o) {
         std::cerr << mode << " clients=" << c << ": " << thousands(row.result.per_second())
                   << "/s p50 " << fmt("%.2f", row.result.p50_ms) << " ms p99 "
                   << fmt("%.2f", row.result.p99_ms) << " ms, "
-                  << fmt("%.0f", row.cpu_us_per_command) << " us CPU/command, errors "
-                  << row.result.errors << "\n";
+                  << fmt("%.0f", row.cpu_us_per_command) << " us CPU/command, view lag p99 "
+                  << quantile_ms(row.lag_ms, 0.99) << " ms (" << view_events << " events in "
+                  << view_commits << " view commits), errors " << row.result.errors << "\n";
         rows.push_back(std::move(row));
       }
     }
   }
   app.stop();
   fs::remove_all(config.data_dir);
+  if (o.views == "postgres") {
+    Status dropped = infra::postgres::drop_postgres_schema(o.database_url, config.views_schema);
+    if (!dropped.ok()) std::cerr << "drop " << config.views_schema << ": " << dropped.to_string() << "\n";
+  }
   return rows;
 }
 
@@ -355,16 +390,18 @@ void print_table(const std::vector<Row>& rows, const Options& o, const std::stri
             << "workload: DeployProject over gRPC (bearer token) to a new environment per call, "
             << o.projects << " projects with a 2-service graph, " << fmt("%g", o.seconds)
             << " s per cell, " << o.channels << " client channels, " << o.client
-            << " client, server and clients in one process\n\n"
-            << "| mode | clients | accepted/s | p50 ms | p99 ms | p99.9 ms | CPU µs/cmd | errors |\n"
-            << "|---|---:|---:|---:|---:|---:|---:|---:|\n";
+            << " client, server and clients in one process, " << o.views << " views\n\n"
+            << "| mode | clients | accepted/s | p50 ms | p99 ms | p99.9 ms | CPU µs/cmd | errors "
+               "| view lag p50 ms | view lag p99 ms | lag samples |\n"
+            << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const Row& row : rows) {
     const CellResult& r = row.result;
     std::cout << "| " << row.mode << " | " << row.clients << " | "
               << (r.ops ? thousands(r.per_second()) : "failed") << " | "
               << fmt("%.2f", r.p50_ms) << " | " << fmt("%.2f", r.p99_ms) << " | "
               << fmt("%.2f", r.p999_ms) << " | " << fmt("%.0f", row.cpu_us_per_command) << " | "
-              << r.errors << " |\n";
+              << r.errors << " | " << quantile_ms(row.lag_ms, 0.5) << " | "
+              << quantile_ms(row.lag_ms, 0.99) << " | " << row.lag_ms.size() << " |\n";
   }
   if (kafka_skipped) std::cout << "\nkafka: skipped (set KAFKA_BROKERS or pass --kafka)\n";
   for (const Row& row : rows) {

@@ -28,6 +28,7 @@
 #include <thread>
 
 #include "bench/bench_util.h"
+#include "bench/projection_lag.h"
 #include "events/envelope.h"
 #include "events/topics.h"
 #include "infra/postgres/view_store.h"
@@ -223,11 +224,7 @@ struct Lag {
   std::uint64_t events = 0;
   std::vector<std::int64_t> samples;
   std::int64_t backlog = 0;  // records not applied when the writer stopped
-  double at(double q) const {
-    if (samples.empty()) return 0;
-    auto i = static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1) + 0.5);
-    return static_cast<double>(samples[std::min(i, samples.size() - 1)]);
-  }
+  double at(double q) const { return static_cast<double>(axion::bench::quantile_ms(samples, q)); }
 };
 
 // A processor on `store` and a fresh log while a paced writer appends for `seconds`.
@@ -259,18 +256,10 @@ Lag measure_lag(const std::string& name, const std::string& dir, projections::Vi
     summary = axion::tools::write_history(*log, history);
     writing = false;
   });
-  std::uint64_t seen = 0;
-  auto sample = [&] {
-    const auto stats = processor.stats();
-    const std::uint64_t fresh = stats.events_applied - seen;
-    seen = stats.events_applied;
-    const std::size_t take = std::min<std::size_t>(fresh, stats.recent_lag_ms.size());
-    lag.samples.insert(lag.samples.end(), stats.recent_lag_ms.end() - static_cast<std::ptrdiff_t>(take),
-                       stats.recent_lag_ms.end());
-  };
+  axion::bench::LagSampler sampler([&] { return processor.stats(); });
   while (writing) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    sample();
+    sampler.sample();
   }
   writer.join();
   const double elapsed = seconds_since(start);
@@ -280,12 +269,11 @@ Lag measure_lag(const std::string& name, const std::string& dir, projections::Vi
   check(processor.wait_for(summary->last_positions(),
                            std::chrono::steady_clock::now() + std::chrono::minutes(5)),
         "projection catches up");
-  sample();
+  lag.samples = sampler.stop();
   processor.stop();
   check(processor.health(), "projection processor");
   lag.events = summary->events;
   lag.rate = static_cast<double>(summary->events) / elapsed;
-  std::sort(lag.samples.begin(), lag.samples.end());
   return lag;
 }
 

@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <set>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -593,6 +595,42 @@ void audit(Ctx& ctx, std::string summary) {
 }
 
 }  // namespace
+
+namespace {
+
+// A RowAccess over an empty store that records every row asked for and not written before.
+class ReadRecorder final : public RowAccess {
+ public:
+  Result<Doc*> find(Table table, const std::string& key, Decoder) override {
+    auto id = std::make_pair(table, key);
+    if (auto it = written_.find(id); it != written_.end()) return it->second.get();
+    if (asked_.insert(id).second) reads_.push_back(std::move(id));
+    return static_cast<Doc*>(nullptr);
+  }
+  Doc* put(Table table, const std::string& key, RowIndex, std::unique_ptr<Doc> doc) override {
+    auto& slot = written_[std::make_pair(table, key)];
+    slot = std::move(doc);
+    return slot.get();
+  }
+  void changed(Table, const std::string&, RowIndex) override {}
+  void erase(Table table, const std::string& key) override {
+    written_[std::make_pair(table, key)].reset();
+  }
+  std::vector<RowId> take() { return std::move(reads_); }
+
+ private:
+  std::map<RowId, std::unique_ptr<Doc>> written_;
+  std::set<RowId> asked_;
+  std::vector<RowId> reads_;
+};
+
+}  // namespace
+
+std::vector<RowId> rows_read(const std::vector<EventAt>& events, const ProjectorOptions& options) {
+  ReadRecorder recorder;
+  for (const auto& e : events) (void)project(*e.event, e.at, recorder, options);
+  return recorder.take();
+}
 
 std::string numbered_key(const std::string& prefix, std::uint64_t number) {
   char digits[24];

@@ -14,6 +14,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "axion/v1/envelope.pb.h"
 #include "events/event_log.h"
@@ -56,6 +58,17 @@ struct ProjectorOptions {
 // DATA_LOSS if a payload does not parse; errors of `rows` are returned as they are.
 Status project(const axion::v1::EventEnvelope& event, const events::LogPosition& at,
                RowAccess& rows, const ProjectorOptions& options);
+
+// The stored rows a batch of events will read, found by projecting the events against an empty
+// store and recording what is asked for (each row once; rows the batch itself writes first are
+// not listed). A row read only after another row was found is missed here and read on its own
+// later, so this only ever saves reads. For RowOverlay::prefetch.
+using RowId = std::pair<Table, std::string>;
+struct EventAt {
+  const axion::v1::EventEnvelope* event;
+  events::LogPosition at;
+};
+std::vector<RowId> rows_read(const std::vector<EventAt>& events, const ProjectorOptions& options);
 
 // Key helpers shared with queries: "<project_id>/<20-digit number>".
 std::string numbered_key(const std::string& prefix, std::uint64_t number);

@@ -54,8 +54,19 @@ Status replay_partition(events::EventLog& log, ViewStore& store, const ReplayOpt
   batch.projection = options.projection;
   std::int64_t committed = from;
   std::size_t in_batch = 0;
+  std::vector<v1::EventEnvelope> envelopes;
+  std::vector<EventAt> pending;
   auto flush = [&]() -> Status {
     if (in_batch == 0) return ok_status();
+    // What the batch reads, one get_many per table; then the batch, in order.
+    for (std::size_t i = 0; i < pending.size(); ++i) pending[i].event = &envelopes[i];
+    AXION_RETURN_IF_ERROR(rows.prefetch(rows_read(pending, options.projector)));
+    for (const auto& e : pending) {
+      AXION_RETURN_IF_ERROR(project(*e.event, e.at, rows, options.projector));
+    }
+    stats.events += pending.size();
+    envelopes.clear();
+    pending.clear();
     batch.mutations = rows.take();
     batch.expected = {{tp, committed}};
     AXION_RETURN_IF_ERROR(store.commit(batch));
@@ -72,8 +83,8 @@ Status replay_partition(events::EventLog& log, ViewStore& store, const ReplayOpt
         batch.next = {{tp, r.offset + 1}};
         auto envelope = events::parse_envelope(r);
         if (envelope.ok()) {
-          AXION_RETURN_IF_ERROR(project(*envelope, {tp, r.offset}, rows, options.projector));
-          ++stats.events;
+          envelopes.push_back(std::move(envelope).value());
+          pending.push_back({nullptr, {tp, r.offset}});
         }
         return in_batch >= options.batch_records ? flush() : ok_status();
       }));

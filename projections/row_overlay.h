@@ -1,11 +1,14 @@
 // RowOverlay: the RowAccess a batch of projected events goes through. A row is read from the
 // store and decoded once, then kept decoded while the batch's events change it; take() encodes
 // each row written once (its last state), hands back one mutation per row in (table, key) order
-// and starts a new batch.
+// and starts a new batch. prefetch() reads many rows in one ViewStore::get_many per table (the
+// rows record_reads() says a batch will read), so a remote store is not asked row by row.
 #pragma once
 
 #include <algorithm>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -22,22 +25,53 @@ class RowOverlay final : public RowAccess {
 
   Result<Doc*> find(Table table, const std::string& key, Decoder decode) override {
     std::string id = row_id(table, key);
-    if (auto it = rows_.find(id); it != rows_.end()) return it->second.doc.get();
-    auto stored = store_.get(table, key);
-    if (!stored.ok()) return stored.status();
-    Entry entry{table, key, {}, {}, false};
-    if (stored->has_value()) {
-      auto decoded = decode(**stored);
+    auto it = rows_.find(id);
+    if (it == rows_.end()) {
+      auto stored = store_.get(table, key);
+      if (!stored.ok()) return stored.status();
+      Entry entry{table, key};
+      entry.raw = std::move(*stored);
+      it = rows_.emplace(std::move(id), std::move(entry)).first;
+    }
+    Entry& entry = it->second;
+    if (entry.raw) {  // read but not decoded yet
+      auto decoded = decode(*entry.raw);
       if (!decoded.ok()) return decoded.status();
       entry.doc = std::move(decoded).value();
-      entry.index = std::move((*stored)->index);
+      entry.index = std::move(entry.raw->index);
+      entry.raw.reset();
     }
-    return rows_.emplace(std::move(id), std::move(entry)).first->second.doc.get();
+    return entry.doc.get();
+  }
+
+  // Reads the rows not in the batch yet, one get_many per table; they are decoded on first use.
+  Status prefetch(const std::vector<std::pair<Table, std::string>>& ids) {
+    std::map<Table, std::vector<std::string>> wanted;
+    for (const auto& [table, key] : ids) {
+      auto [it, added] = rows_.try_emplace(row_id(table, key));
+      if (!added) continue;
+      it->second.table = table;
+      it->second.key = key;
+      wanted[table].push_back(key);
+    }
+    for (const auto& [table, keys] : wanted) {
+      auto rows = store_.get_many(table, keys);
+      if (!rows.ok()) {
+        for (const auto& key : keys) rows_.erase(row_id(table, key));  // read them one by one
+        return rows.status();
+      }
+      for (auto& row : *rows) {
+        auto it = rows_.find(row_id(table, row.key));
+        if (it != rows_.end()) it->second.raw = std::move(row);
+      }
+    }
+    return ok_status();
   }
 
   Doc* put(Table table, const std::string& key, RowIndex index,
            std::unique_ptr<Doc> doc) override {
     Entry& entry = slot(table, key);
+    entry.raw.reset();
     entry.doc = std::move(doc);
     entry.index = std::move(index);
     mark(entry);
@@ -52,6 +86,7 @@ class RowOverlay final : public RowAccess {
 
   void erase(Table table, const std::string& key) override {
     Entry& entry = slot(table, key);
+    entry.raw.reset();
     entry.doc.reset();
     entry.index = {};
     mark(entry);
@@ -81,7 +116,8 @@ class RowOverlay final : public RowAccess {
   struct Entry {
     Table table = Table::kProjects;
     std::string key;
-    std::unique_ptr<Doc> doc;  // nullptr: no such row (absent in the store, or erased)
+    std::optional<Row> raw;    // as read from the store, until first decoded
+    std::unique_ptr<Doc> doc;  // nullptr (and no raw): no such row (absent, or erased)
     RowIndex index;
     bool dirty = false;
   };

@@ -28,6 +28,9 @@ class SwappableViewStore final : public ViewStore {
   Result<std::optional<Row>> get(Table table, const std::string& key) override {
     return current()->get(table, key);
   }
+  Result<std::vector<Row>> get_many(Table table, const std::vector<std::string>& keys) override {
+    return current()->get_many(table, keys);
+  }
   Result<Page> list(const Query& query) override { return current()->list(query); }
   Status commit(const ViewBatch& batch) override { return current()->commit(batch); }
   Result<Offsets> offsets(const std::string& projection) override {

@@ -2,6 +2,16 @@
 
 namespace axion::projections {
 
+Result<std::vector<Row>> ViewStore::get_many(Table table, const std::vector<std::string>& keys) {
+  std::vector<Row> out;
+  for (const auto& key : keys) {
+    auto row = get(table, key);
+    if (!row.ok()) return row.status();
+    if (row->has_value()) out.push_back(std::move(**row));
+  }
+  return out;
+}
+
 std::string_view table_name(Table table) {
   switch (table) {
     case Table::kProjects: return "projects";

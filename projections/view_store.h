@@ -98,6 +98,10 @@ class ViewStore {
   virtual ~ViewStore() = default;
   // NOT_FOUND-free: an empty optional when there is no such row.
   virtual Result<std::optional<Row>> get(Table table, const std::string& key) = 0;
+  // The rows of `keys` that exist, in no particular order (missing keys are left out). One
+  // round trip where the store is remote: projections prefetch what a batch will read. The
+  // default calls get() per key.
+  virtual Result<std::vector<Row>> get_many(Table table, const std::vector<std::string>& keys);
   virtual Result<Page> list(const Query& query) = 0;
   // Atomic: all mutations and the offsets, or nothing (ABORTED on an offset mismatch;
   // UNAVAILABLE when the store cannot be reached, retryable).

@@ -50,6 +50,10 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   int agent_port() const { return agent_port_; }  // 0 without AXION_AGENT_ADDR
   // The open log (null before start / after stop); tests read what the commands appended.
   events::EventLog* log() const { return log_.get(); }
+  // The projection processor's counters and recent per-event lags (empty when not serving).
+  projections::ProjectionStats projection_stats() const {
+    return projection_ ? projection_->stats() : projections::ProjectionStats{};
+  }
 
  private:
   Status ready() const;

@@ -111,6 +111,34 @@ class PostgresViewStore final : public projections::ViewStore {
     return out;
   }
 
+  Result<std::vector<Row>> get_many(Table table, const std::vector<std::string>& keys) override {
+    if (!projections::is_known_table(table)) {
+      return invalid_field("table", "unknown view table " + std::to_string(static_cast<int>(table)));
+    }
+    std::vector<Row> out;
+    ArrayLiteral array;
+    bool any = false;
+    for (const auto& key : keys) {
+      if (has_nul(key)) continue;  // no stored key holds a NUL
+      array.add(std::string_view(key));
+      any = true;
+    }
+    if (!any) return out;
+    const auto& spec = impl::view_table(table);
+    const std::string keys_param = std::move(array).finish();
+    AXION_RETURN_IF_ERROR(pool_.run("get rows", true, [&](pqxx::connection& conn) {
+      pqxx::nontransaction tx(conn);
+      out.clear();
+      const auto result = tx.exec_params(select_columns(spec) + " FROM " + ref(spec) + " WHERE " +
+                                             spec.pk + " = ANY($1::text[])",
+                                         keys_param);
+      out.reserve(result.size());
+      for (const auto& r : result) out.push_back(to_row(table, r));
+      return ok_status();
+    }));
+    return out;
+  }
+
   Result<Page> list(const Query& query) override {
     AXION_RETURN_IF_ERROR(projections::check_query(query));
     const auto& spec = impl::view_table(query.table);

@@ -195,6 +195,27 @@ class RocksViewStore final : public projections::ViewStore {
     return std::optional<Row>(std::move(row).value());
   }
 
+  Result<std::vector<Row>> get_many(Table table, const std::vector<std::string>& keys) override {
+    if (!projections::is_known_table(table)) {
+      return invalid_field("table", "unknown view table " + std::to_string(static_cast<int>(table)));
+    }
+    std::vector<std::string> row_keys;
+    row_keys.reserve(keys.size());
+    for (const auto& key : keys) row_keys.push_back(row_key(table, key));
+    std::vector<::rocksdb::Slice> slices(row_keys.begin(), row_keys.end());
+    std::vector<std::string> values;
+    const auto statuses = db_->MultiGet(::rocksdb::ReadOptions(), slices, &values);
+    std::vector<Row> out;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (statuses[i].IsNotFound()) continue;
+      AXION_RETURN_IF_ERROR(from_rocks(statuses[i], "read row"));
+      auto row = decode_row(table, keys[i], values[i]);
+      if (!row.ok()) return row.status();
+      out.push_back(std::move(row).value());
+    }
+    return out;
+  }
+
   Result<Page> list(const Query& query) override {
     AXION_RETURN_IF_ERROR(projections::check_query(query));
     std::string prefix;
@@ -325,6 +346,12 @@ class RocksViewStore final : public projections::ViewStore {
     for (const auto& m : batch.mutations) {
       const Row& row = m.row;
       std::optional<RowIndex>& index = current[RowId(row.table, row.key)];
+      if (!m.erase && index && *index == row.index) {
+        // Same index columns: the index entries stay as they are (most updates, e.g. a
+        // deployment's step or a project's version, change only the doc).
+        wb.Put(row_key(row.table, row.key), encode_row(row));
+        continue;
+      }
       if (index) {
         for (const auto& key : index_keys(row.table, row.key, *index)) wb.Delete(key);
       }

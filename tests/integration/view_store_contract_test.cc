@@ -4,6 +4,7 @@
 // update, clear() and persistence across a reopen.
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -360,6 +361,44 @@ TEST_P(ViewStoreContract, AnUpdateMovesTheRowBetweenIndexBuckets) {
   EXPECT_THAT(list(servers).rows, IsEmpty());
   servers.filter.cluster_id = "c-b";
   EXPECT_THAT(list(servers).rows, IsEmpty());
+}
+
+// Only the doc changes (same index columns): listings show the new doc, once.
+TEST_P(ViewStoreContract, AnUpdateOfTheDocAloneIsListedOnce) {
+  Row d = deployment_row("d-1", "p-1", "prod", DEPLOYMENT_STATUS_DEPLOYING, 100);
+  commit({put(d)});
+  Row updated = d;
+  v1::Deployment doc;
+  ASSERT_TRUE(doc.ParseFromString(updated.doc));
+  doc.set_current_step(3);
+  updated.doc = doc.SerializeAsString();
+  commit({put(updated)});
+  EXPECT_EQ(get(Table::kDeployments, "d-1"), updated);
+  Query q = deployments_query();
+  EXPECT_EQ(list(q).rows, std::vector<Row>{updated});
+  q.filter.project_id = "p-1";
+  EXPECT_EQ(list(q).rows, std::vector<Row>{updated});
+}
+
+TEST_P(ViewStoreContract, GetManyReturnsTheRowsThatExist) {
+  const Row d1 = deployment_row("d-1", "p-1", "prod", DEPLOYMENT_STATUS_PENDING, 1);
+  const Row d2 = deployment_row("d-2", "p-1", "prod", DEPLOYMENT_STATUS_SUCCESS, 2);
+  commit({put(d1), put(d2), put(project_row("d-3", 3))});
+  auto rows = store_->get_many(Table::kDeployments, {"d-2", "missing", "d-1", "d-3", "d-1"});
+  ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+  std::map<std::string, Row> by_key;
+  for (auto& row : *rows) by_key[row.key] = row;
+  EXPECT_EQ(by_key.size(), 2u);  // d-3 is a project, not a deployment
+  EXPECT_EQ(by_key["d-1"], d1);
+  EXPECT_EQ(by_key["d-2"], d2);
+  auto none = store_->get_many(Table::kDeployments, {});
+  ASSERT_TRUE(none.ok()) << none.status().to_string();
+  EXPECT_TRUE(none->empty());
+  auto odd = store_->get_many(Table::kDeployments, {std::string("a\0b", 3), "d-1"});
+  ASSERT_TRUE(odd.ok()) << odd.status().to_string();
+  EXPECT_EQ(odd->size(), 1u);
+  EXPECT_EQ(store_->get_many(static_cast<Table>(99), {"x"}).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_P(ViewStoreContract, ClearErasesRowsAndOffsets) {

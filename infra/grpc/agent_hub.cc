@@ -118,7 +118,8 @@ void AgentHub::hello(const std::string& session_id, const v1::AgentHello& hello,
       if (found.status().code() == StatusCode::kNotFound) {
         return done(unauthenticated("server " + hello.server_id() +
                                     " is not known to this control plane: check "
-                                    "AXION_AGENT_SERVER_ID"));
+                                    "AXION_AGENT_SERVER_ID (a server created a moment ago may "
+                                    "not be visible yet; the agent retries)"));
       }
       return done(found.status());
     }

@@ -96,6 +96,12 @@ class CountingStore final : public projections::ViewStore {
     gets.fetch_add(1, std::memory_order_relaxed);
     return store_.get(table, key);
   }
+  axion::Result<std::vector<projections::Row>> get_many(
+      projections::Table table, const std::vector<std::string>& keys) override {
+    gets.fetch_add(keys.size(), std::memory_order_relaxed);
+    return store_.get_many(table, keys);
+  }
+  bool remote_reads() const override { return store_.remote_reads(); }
   axion::Result<projections::Page> list(const projections::Query& query) override {
     return store_.list(query);
   }

@@ -175,9 +175,10 @@ Status ProjectionProcessor::process(std::vector<events::StoredRecord> batch) {
     pending.push_back({nullptr, {r.tp, r.offset}});
   }
   for (std::size_t i = 0; i < pending.size(); ++i) pending[i].event = &envelopes[i];
-  // The rows the batch reads, in one round trip per table (a remote store's point reads were
-  // the projection's cost under load); then the batch, in order.
-  Status projected = rows.prefetch(rows_read(pending, options_.projector));
+  // A remote store reads the rows the batch will read first, one round trip per table (point
+  // reads were the PostgreSQL projection's cost under load); then the batch, in order.
+  Status projected =
+      store_.remote_reads() ? rows.prefetch(rows_read(pending, options_.projector)) : ok_status();
   std::vector<std::int64_t> occurred;
   for (std::size_t i = 0; i < pending.size() && projected.ok(); ++i) {
     projected = project(*pending[i].event, pending[i].at, rows, options_.projector);

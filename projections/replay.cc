@@ -58,9 +58,11 @@ Status replay_partition(events::EventLog& log, ViewStore& store, const ReplayOpt
   std::vector<EventAt> pending;
   auto flush = [&]() -> Status {
     if (in_batch == 0) return ok_status();
-    // What the batch reads, one get_many per table; then the batch, in order.
+    // A remote store reads what the batch will read first, one get_many per table.
     for (std::size_t i = 0; i < pending.size(); ++i) pending[i].event = &envelopes[i];
-    AXION_RETURN_IF_ERROR(rows.prefetch(rows_read(pending, options.projector)));
+    if (store.remote_reads()) {
+      AXION_RETURN_IF_ERROR(rows.prefetch(rows_read(pending, options.projector)));
+    }
     for (const auto& e : pending) {
       AXION_RETURN_IF_ERROR(project(*e.event, e.at, rows, options.projector));
     }

@@ -31,6 +31,7 @@ class SwappableViewStore final : public ViewStore {
   Result<std::vector<Row>> get_many(Table table, const std::vector<std::string>& keys) override {
     return current()->get_many(table, keys);
   }
+  bool remote_reads() const override { return current()->remote_reads(); }
   Result<Page> list(const Query& query) override { return current()->list(query); }
   Status commit(const ViewBatch& batch) override { return current()->commit(batch); }
   Result<Offsets> offsets(const std::string& projection) override {

@@ -102,6 +102,9 @@ class ViewStore {
   // round trip where the store is remote: projections prefetch what a batch will read. The
   // default calls get() per key.
   virtual Result<std::vector<Row>> get_many(Table table, const std::vector<std::string>& keys);
+  // True where a read is a round trip (PostgreSQL): projections then prefetch each batch's rows
+  // with get_many, which costs a dry run of the projector over the batch — worth it only there.
+  virtual bool remote_reads() const { return false; }
   virtual Result<Page> list(const Query& query) = 0;
   // Atomic: all mutations and the offsets, or nothing (ABORTED on an offset mismatch;
   // UNAVAILABLE when the store cannot be reached, retryable).

@@ -111,6 +111,8 @@ class PostgresViewStore final : public projections::ViewStore {
     return out;
   }
 
+  bool remote_reads() const override { return true; }
+
   Result<std::vector<Row>> get_many(Table table, const std::vector<std::string>& keys) override {
     if (!projections::is_known_table(table)) {
       return invalid_field("table", "unknown view table " + std::to_string(static_cast<int>(table)));

@@ -25,6 +25,14 @@ CommandBus::CommandBus(events::EventLog& log, std::string gateway_id, std::strin
 
 CommandBus::~CommandBus() { stop(); }
 
+Result<axion::v1::CommandResult> refusal_as_status(Result<axion::v1::CommandResult> result) {
+  if (!result.ok() || result->status_code() == 0) return result;
+  Status refusal(static_cast<StatusCode>(result->status_code()), result->message(),
+                 result->retryable());
+  if (!result->field().empty()) return std::move(refusal).with_field(result->field());
+  return refusal;
+}
+
 Status CommandBus::start() {
   auto partitions = log_.partition_count(results_topic_);
   if (!partitions.ok()) return partitions.status();

@@ -37,6 +37,10 @@
 
 namespace axion::commands {
 
+// A command's result with a refusal turned into its Status (code, message, field, retryable):
+// what callers of the bus hand on — the gRPC gateway to its caller, the agent hub to a stream.
+Result<axion::v1::CommandResult> refusal_as_status(Result<axion::v1::CommandResult> result);
+
 class CommandBus {
  public:
   // Called exactly once per submitted command. Runs on one of the bus's threads (or on the

@@ -16,15 +16,6 @@ namespace {
 
 constexpr int kMaxAttempts = 3;
 
-// A refused command's result as the Status the stream ends with.
-Result<v1::CommandResult> as_outcome(Result<v1::CommandResult> result) {
-  if (!result.ok() || result->status_code() == 0) return result;
-  Status refusal(static_cast<StatusCode>(result->status_code()), result->message(),
-                 result->retryable());
-  if (!result->field().empty()) return std::move(refusal).with_field(result->field());
-  return refusal;
-}
-
 }  // namespace
 
 void AgentHub::report_offline(const std::string& session_id, const std::string& server_id,
@@ -106,7 +97,7 @@ void AgentHub::submit(const std::string& cluster_id, const std::string& key,
       std::move(envelope), options_.command_timeout,
       [this, cluster_id, key, copy, attempt,
        done = std::move(done)](Result<v1::CommandResult> result) mutable {
-        result = as_outcome(std::move(result));
+        result = commands::refusal_as_status(std::move(result));
         const bool retry = !result.ok() && attempt < kMaxAttempts &&
                            (result.status().code() == StatusCode::kDeadlineExceeded ||
                             result.status().code() == StatusCode::kUnavailable);

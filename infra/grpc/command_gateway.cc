@@ -130,19 +130,6 @@ Result<std::pair<axion::v1::CommandEnvelope, std::chrono::milliseconds>> Command
   return std::make_pair(std::move(envelope), wait);
 }
 
-namespace {
-
-// A refused command's result as the Status the caller gets.
-Result<axion::v1::CommandResult> as_outcome(Result<axion::v1::CommandResult> result) {
-  if (!result.ok() || result->status_code() == 0) return result;
-  Status refusal(static_cast<StatusCode>(result->status_code()), result->message(),
-                 result->retryable());
-  if (!result->field().empty()) return std::move(refusal).with_field(result->field());
-  return refusal;
-}
-
-}  // namespace
-
 void CommandGateway::submit_async(const Call& call, const Target& target,
                                   const google::protobuf::Message& payload, Done done) const {
   auto built = envelope(call, target, payload);
@@ -150,7 +137,7 @@ void CommandGateway::submit_async(const Call& call, const Target& target,
   auto& [command, wait] = *built;
   bus_.submit_async(std::move(command), wait,
                     [done = std::move(done)](Result<axion::v1::CommandResult> result) {
-                      done(as_outcome(std::move(result)));
+                      done(commands::refusal_as_status(std::move(result)));
                     });
 }
 
@@ -159,7 +146,7 @@ Result<axion::v1::CommandResult> CommandGateway::submit(
   auto built = envelope(call, target, payload);
   if (!built.ok()) return built.status();
   auto& [command, wait] = *built;
-  return as_outcome(bus_.submit(std::move(command), wait));
+  return commands::refusal_as_status(bus_.submit(std::move(command), wait));
 }
 
 namespace {

@@ -2,7 +2,7 @@
 // store and decoded once, then kept decoded while the batch's events change it; take() encodes
 // each row written once (its last state), hands back one mutation per row in (table, key) order
 // and starts a new batch. prefetch() reads many rows in one ViewStore::get_many per table (the
-// rows record_reads() says a batch will read), so a remote store is not asked row by row.
+// rows rows_read() says a batch will read), so a remote store is not asked row by row.
 #pragma once
 
 #include <algorithm>

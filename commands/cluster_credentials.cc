@@ -76,6 +76,17 @@ void append_online(Decision& d, const ServerState& s, const std::string& cluster
   d.events.emplace_back().PackFrom(ev);
 }
 
+// What RegisterAgent and ConnectAgent check first: sent by the hub, about a server of this
+// cluster, with a well-formed session id.
+template <typename Command>
+Result<const ServerState*> hub_command_server(const ClusterState& state, const Command& cmd,
+                                              const CommandContext& ctx) {
+  AXION_RETURN_IF_ERROR(check_hub(ctx));
+  if (!cmd.cluster_id().empty()) AXION_RETURN_IF_ERROR(require_cluster(state, cmd.cluster_id()));
+  if (!cmd.session_id().empty()) AXION_RETURN_IF_ERROR(validate_id("session_id", cmd.session_id()));
+  return require_server(state, cmd.server_id());
+}
+
 }  // namespace
 
 Result<Decision> decide(const ClusterState& state, const v1::IssueAgentToken& cmd,
@@ -106,14 +117,11 @@ Result<Decision> decide(const ClusterState& state, const v1::IssueAgentToken& cm
 
 Result<Decision> decide(const ClusterState& state, const v1::RegisterAgent& cmd,
                         const CommandContext& ctx) {
-  AXION_RETURN_IF_ERROR(check_hub(ctx));
-  if (!cmd.cluster_id().empty()) AXION_RETURN_IF_ERROR(require_cluster(state, cmd.cluster_id()));
-  auto found = require_server(state, cmd.server_id());
+  auto found = hub_command_server(state, cmd, ctx);
   if (!found.ok()) return found.status();
   const ServerState& s = **found;
   AXION_RETURN_IF_ERROR(validate_hash("token_hash", cmd.token_hash()));
   AXION_RETURN_IF_ERROR(validate_hash("credential_hash", cmd.credential_hash()));
-  if (!cmd.session_id().empty()) AXION_RETURN_IF_ERROR(validate_id("session_id", cmd.session_id()));
   const AgentCredentialState& token = s.registration_token;
   const std::string mint = "; mint a new one with CreateAgentRegistrationToken";
   if (token.hash.empty()) {
@@ -159,14 +167,11 @@ Result<Decision> decide(const ClusterState& state, const v1::RegisterAgent& cmd,
 
 Result<Decision> decide(const ClusterState& state, const v1::ConnectAgent& cmd,
                         const CommandContext& ctx) {
-  AXION_RETURN_IF_ERROR(check_hub(ctx));
-  if (!cmd.cluster_id().empty()) AXION_RETURN_IF_ERROR(require_cluster(state, cmd.cluster_id()));
-  auto found = require_server(state, cmd.server_id());
+  auto found = hub_command_server(state, cmd, ctx);
   if (!found.ok()) return found.status();
   const ServerState& s = **found;
   AXION_RETURN_IF_ERROR(validate_id("agent_id", cmd.agent_id()));
   AXION_RETURN_IF_ERROR(validate_hash("credential_hash", cmd.credential_hash()));
-  if (!cmd.session_id().empty()) AXION_RETURN_IF_ERROR(validate_id("session_id", cmd.session_id()));
   const AgentCredentialState& credential = s.agent_credential;
   const std::string again = "; register it again with a new registration token";
   if (credential.hash.empty() || s.agent_id != cmd.agent_id()) {

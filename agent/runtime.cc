@@ -3,7 +3,27 @@
 namespace axion::agent {
 
 std::string required_runtime(const axion::v1::Task& task) {
-  return task.kind() == axion::v1::TASK_KIND_APPLY_COMPOSE ? "compose" : "process";
+  switch (task.kind()) {
+    case axion::v1::TASK_KIND_APPLY_COMPOSE:
+      return "compose";
+    case axion::v1::TASK_KIND_STOP_SERVICE:
+    case axion::v1::TASK_KIND_REMOVE_SERVICE:
+      return task.spec().compose_project().empty() ? "process" : "compose";
+    case axion::v1::TASK_KIND_SWITCH_TRAFFIC:
+      return "proxy";
+    default:
+      return "process";
+  }
+}
+
+bool is_dns_label(std::string_view value) {
+  if (value.empty() || value.size() > 63) return false;
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (!alnum(value.front()) || !alnum(value.back())) return false;
+  for (char c : value) {
+    if (!alnum(c) && c != '-') return false;
+  }
+  return true;
 }
 
 std::vector<std::string> Runtimes::available() const {

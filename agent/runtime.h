@@ -34,8 +34,14 @@ class Runtime {
   virtual void cancel(const std::string& task_id) = 0;
 };
 
-// The runtime a task needs: "compose" for APPLY_COMPOSE, else "process".
+// The runtime a task needs: "compose" for APPLY_COMPOSE and for STOP/REMOVE_SERVICE of a
+// compose project (spec.compose_project set), "proxy" for SWITCH_TRAFFIC, else "process".
 std::string required_runtime(const axion::v1::Task& task);
+
+// 1-63 lowercase letters, digits and '-', starting and ending with a letter or digit: what the
+// runtimes accept as a service, instance or compose project name before it reaches a path, a
+// file or a command's argv.
+bool is_dns_label(std::string_view value);
 
 class Runtimes {
  public:

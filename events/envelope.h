@@ -23,6 +23,7 @@ inline constexpr std::string_view kProject = "project";
 inline constexpr std::string_view kDeployment = "deployment";
 inline constexpr std::string_view kCluster = "cluster";
 inline constexpr std::string_view kServer = "server";
+inline constexpr std::string_view kAgentTask = "agent-task";
 }  // namespace aggregate_type
 
 // CloudEvents header names and fixed values (binary content mode over Kafka).

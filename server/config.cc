@@ -116,6 +116,9 @@ Result<ServerConfig> server_config_from_env() {
   auto ttl = env_int("AXION_IDEMPOTENCY_TTL_HOURS", 24, 1, 24 * 365);
   if (!ttl.ok()) return ttl.status();
   c.idempotency_ttl_hours = static_cast<int>(*ttl);
+  auto task_ttl = env_int("AXION_TASK_RESULT_TTL_HOURS", 24, 1, 24 * 365);
+  if (!task_ttl.ok()) return task_ttl.status();
+  c.task_result_ttl_hours = static_cast<int>(*task_ttl);
   auto offline_after = env_int("AXION_AGENT_OFFLINE_AFTER_MS", 15000, 100, 3600 * 1000);
   if (!offline_after.ok()) return offline_after.status();
   c.agent_offline_after = std::chrono::milliseconds(*offline_after);

@@ -35,6 +35,7 @@ struct ServerConfig {
   // snapshots; 0 turns snapshots off (partitions are then folded from offset 0 at every load).
   std::uint64_t snapshot_every = 10000;
   int idempotency_ttl_hours = 24;            // AXION_IDEMPOTENCY_TTL_HOURS
+  int task_result_ttl_hours = 24;            // AXION_TASK_RESULT_TTL_HOURS
   // The agent hub: a stream without heartbeats for agent_offline_after is closed and its agent
   // recorded OFFLINE (AXION_AGENT_OFFLINE_AFTER_MS); agents are told to send heartbeats every
   // agent_heartbeat (AXION_AGENT_HEARTBEAT_MS, default a third of the timeout).

@@ -125,6 +125,21 @@ Status ServerApp::start() {
   agent_hub_ = std::make_unique<infra::gateway::AgentHub>(
       *bus_, [this](const std::string& server_id) { return cluster_of_server(server_id); },
       hub_options);
+  // Agent tasks: the relay folds axion.agent.tasks.v1 before any agent can connect.
+  infra::gateway::AgentTaskRelayOptions relay_options;
+  relay_options.instance_id = config_.instance_id;
+  relay_options.result_ttl = std::chrono::hours(config_.task_result_ttl_hours);
+  task_relay_ = std::make_unique<infra::gateway::AgentTaskRelay>(
+      *log_, *agent_hub_,
+      [this](const std::string& server_id) -> Status {
+        auto cluster = cluster_of_server(server_id);
+        return cluster.ok() ? ok_status() : cluster.status();
+      },
+      relay_options);
+  agent_hub_->set_listener(task_relay_.get());
+  AXION_RETURN_IF_ERROR(task_relay_->start());
+  agent_task_service_ =
+      std::make_unique<infra::gateway::AgentTaskServiceImpl>(*gateway_, *task_relay_);
   agent_hub_->start();
   agent_service_ = std::make_unique<infra::gateway::AgentServiceImpl>(*agent_hub_);
   infrastructure_service_->set_agent_hub(agent_hub_.get());
@@ -140,6 +155,7 @@ Status ServerApp::start() {
   builder.RegisterService(infrastructure_service_.get());
   builder.RegisterService(admin_service_.get());
   builder.RegisterService(agent_service_.get());
+  builder.RegisterService(agent_task_service_.get());
   int agent_port = 0;
   if (!config_.agent_addr.empty()) {
     std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
@@ -364,7 +380,11 @@ void ServerApp::stop() {
   if (bus_) bus_->stop();
   if (processor_) processor_->stop();
   if (projection_) projection_->stop();
+  // After the hub (no more agent reports) and before the log: pending results are written.
+  if (task_relay_) task_relay_->stop();
   agent_service_.reset();
+  agent_task_service_.reset();
+  task_relay_.reset();
   agent_hub_.reset();
   infrastructure_service_.reset();
   deployment_service_.reset();

@@ -17,6 +17,8 @@
 #include "infra/grpc/admin_service.h"
 #include "infra/grpc/agent_hub.h"
 #include "infra/grpc/agent_service.h"
+#include "infra/grpc/agent_task_relay.h"
+#include "infra/grpc/agent_task_service.h"
 #include "infra/grpc/deployment_service.h"
 #include "infra/grpc/infrastructure_service.h"
 #include "infra/grpc/project_service.h"
@@ -85,6 +87,9 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   // The agents' streams: the hub (liveness in memory, transitions as commands) and its service.
   std::unique_ptr<infra::gateway::AgentHub> agent_hub_;
   std::unique_ptr<infra::gateway::AgentServiceImpl> agent_service_;
+  // Agent tasks: axion.agent.tasks.v1 <-> the agents' streams, and AgentTaskService.
+  std::unique_ptr<infra::gateway::AgentTaskRelay> task_relay_;
+  std::unique_ptr<infra::gateway::AgentTaskServiceImpl> agent_task_service_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   int agent_port_ = 0;

@@ -75,6 +75,24 @@ std::string ServerApp::metrics() const {
            "# TYPE axion_agent_heartbeat_timeouts_total counter\n"
            "axion_agent_heartbeat_timeouts_total " << agents.timeouts << "\n";
   }
+  if (task_relay_) {
+    const auto t = task_relay_->stats();
+    out << "# HELP axion_agent_tasks_open Agent tasks queued or running (no terminal result).\n"
+           "# TYPE axion_agent_tasks_open gauge\naxion_agent_tasks_open " << t.tasks_open << "\n";
+    out << "# HELP axion_agent_task_deliveries_total Task messages written to agent streams.\n"
+           "# TYPE axion_agent_task_deliveries_total counter\naxion_agent_task_deliveries_total "
+        << t.deliveries << "\n";
+    out << "# HELP axion_agent_task_resends_total Deliveries repeated for want of an ack.\n"
+           "# TYPE axion_agent_task_resends_total counter\naxion_agent_task_resends_total "
+        << t.resends << "\n";
+    out << "# HELP axion_agent_task_results_total Terminal task results recorded.\n"
+           "# TYPE axion_agent_task_results_total counter\naxion_agent_task_results_total "
+        << t.results_recorded << "\n";
+    out << "# HELP axion_agent_task_results_repeated_total Terminal results resent by agents "
+           "after they were recorded (acknowledged again, not recorded twice).\n"
+           "# TYPE axion_agent_task_results_repeated_total counter\n"
+           "axion_agent_task_results_repeated_total " << t.results_repeated << "\n";
+  }
   return out.str();
 }
 

@@ -217,7 +217,9 @@ void AgentHub::hello(const std::string& session_id, const v1::AgentHello& hello,
              }
              spdlog::info("agent {} of server {} admitted ({})", admission.agent_id, server_id,
                           credential.empty() ? "credential" : "registered");
+             const std::string admitted_agent = admission.agent_id;
              done(std::move(admission));
+             if (listener_) listener_->agent_admitted(server_id, admitted_agent);
              next();
            });
   });

@@ -62,6 +62,19 @@ class StreamHandle {
   virtual void close(const Status& status) = 0;
 };
 
+// What the task relay (infra/grpc/agent_task_relay.h) hears from the agents' streams. Called
+// without the hub's lock held, on gRPC or bus threads; must not block.
+class AgentHubListener {
+ public:
+  virtual ~AgentHubListener() = default;
+  // The agent of `server_id` was admitted here; its Welcome is already queued on the stream,
+  // so whatever the listener sends now follows it.
+  virtual void agent_admitted(const std::string& server_id, const std::string& agent_id) = 0;
+  virtual void task_ack(const std::string& server_id, const axion::v1::TaskAck& ack) = 0;
+  virtual void task_update(const std::string& server_id, const std::string& agent_id,
+                           const axion::v1::TaskUpdate& update) = 0;
+};
+
 // What the hub knows of a server's agent right now.
 struct LiveAgent {
   bool connected = false;
@@ -122,6 +135,15 @@ class AgentHub {
   // (its agent was revoked: it must not stay connected); the agent goes OFFLINE.
   void disconnect(const std::string& server_id, const std::string& reason);
 
+  // Tasks (agent_hub_tasks.cc). REQUIRES: set before start(); `listener` outlives the hub.
+  void set_listener(AgentHubListener* listener) { listener_ = listener; }
+  // A TaskAck or TaskUpdate on a stream: passed to the listener if the stream is admitted.
+  void task_message(const std::string& session_id, const axion::v1::AgentMessage& message);
+  // Whether this server holds the current stream of `server_id`'s agent.
+  bool holds(const std::string& server_id) const;
+  // Writes `message` on that stream; false when it is not held here.
+  bool send(const std::string& server_id, const axion::v1::ServerMessage& message);
+
   std::optional<LiveAgent> live(const std::string& server_id) const;
   AgentHubStats stats() const;
 
@@ -159,6 +181,7 @@ class AgentHub {
   commands::CommandBus& bus_;
   ClusterOfServer cluster_of_;
   const AgentHubOptions options_;
+  AgentHubListener* listener_ = nullptr;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

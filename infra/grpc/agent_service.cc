@@ -93,9 +93,8 @@ class AgentStream final : public ::grpc::ServerBidiReactor<v1::AgentMessage, v1:
         hub_.heartbeat(session_, in_.heartbeat());
         break;
       case v1::AgentMessage::kTaskUpdate:
-        // No task is dispatched yet (issue 6, part 2): the update is only logged.
-        spdlog::info("agent task {} reported {}: {}", in_.task_update().task_id(),
-                     v1::TaskState_Name(in_.task_update().state()), in_.task_update().detail());
+      case v1::AgentMessage::kTaskAck:
+        hub_.task_message(session_, in_);
         break;
       default:
         break;

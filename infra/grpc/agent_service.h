@@ -2,8 +2,8 @@
 // stream's reactor reads the Hello, hands it to the AgentHub and waits — reading nothing more —
 // until the hub admits it (Welcome, with the credential when the agent just registered) or
 // refuses it (the stream ends with the refusal: UNAUTHENTICATED, PERMISSION_DENIED, ...). Then
-// heartbeats go to the hub; task updates are logged until the tasks topic exists (issue 6,
-// part 2). The hub may end the stream (missed heartbeats, a newer connection, shutdown).
+// heartbeats, task receipts (TaskAck) and task updates go to the hub, which passes the latter
+// to the task relay (infra/grpc/agent_task_relay.h). The hub may end the stream (missed heartbeats, a newer connection, shutdown).
 #pragma once
 
 #include <grpcpp/grpcpp.h>

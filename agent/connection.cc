@@ -33,35 +33,93 @@ Result<std::string> read_token(const std::string& path) {
   return token;
 }
 
-// Reports what the agent's runtimes say about a task on the stream (writes are serialized).
-class StreamSink final : public TaskSink {
- public:
-  StreamSink(grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>& stream,
-             std::mutex& write_mu)
-      : stream_(stream), write_mu_(write_mu) {}
-  void update(const v1::TaskUpdate& update) override {
-    v1::AgentMessage m;
-    *m.mutable_task_update() = update;
-    std::lock_guard lock(write_mu_);
-    stream_.Write(m);
-  }
-
- private:
-  grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>& stream_;
-  std::mutex& write_mu_;
-};
-
 bool lasting(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAUTHENTICATED || code == grpc::StatusCode::PERMISSION_DENIED ||
          code == grpc::StatusCode::INVALID_ARGUMENT ||
          code == grpc::StatusCode::FAILED_PRECONDITION;
 }
 
+bool terminal(v1::TaskState s) {
+  return s == v1::TASK_STATE_SUCCEEDED || s == v1::TASK_STATE_FAILED ||
+         s == v1::TASK_STATE_CANCELLED;
+}
+
 }  // namespace
 
-AgentConnection::AgentConnection(AgentConfig config, HostSampler& sampler, Runtimes& runtimes)
-    : config_(std::move(config)), sampler_(sampler), runtimes_(runtimes),
+AgentConnection::AgentConnection(AgentConfig config, HostSampler& sampler, Runtimes& runtimes,
+                                 TaskJournal& journal)
+    : config_(std::move(config)), sampler_(sampler), runtimes_(runtimes), journal_(journal),
       rng_(std::random_device{}()) {}
+
+bool AgentConnection::write(const v1::AgentMessage& message) {
+  std::lock_guard lock(stream_mu_);
+  return live_ && live_->Write(message);
+}
+
+void AgentConnection::update(const v1::TaskUpdate& update) {
+  if (terminal(update.state())) {
+    auto first = journal_.record_terminal(update);
+    if (!first.ok()) {
+      // Not journaled (disk full?): still sent; if the server misses it, the task's deadline
+      // is what ends it there.
+      spdlog::error("task {}: cannot journal its result: {}", update.task_id(),
+                    first.status().message());
+    } else if (!*first) {
+      return;  // it already ended; a later report changes nothing
+    }
+  }
+  v1::AgentMessage m;
+  *m.mutable_task_update() = update;
+  write(m);
+}
+
+void AgentConnection::resume() {
+  for (const auto& task : journal_.unfinished()) {
+    spdlog::info("resuming task {} (journaled before the agent stopped)", task.task_id());
+    runtimes_.dispatch(task, *this);
+  }
+}
+
+void AgentConnection::on_task(const v1::Task& task) {
+  auto fresh = journal_.record_task(task);
+  v1::AgentMessage ack;
+  ack.mutable_task_ack()->set_task_id(task.task_id());
+  if (!fresh.ok()) {
+    // Not journaled: not acknowledged either, so the server sends it again — unless the id
+    // itself is unusable, which is answered with a result the server records.
+    if (fresh.status().code() != StatusCode::kInvalidArgument) {
+      spdlog::error("task {}: cannot journal it: {}", task.task_id(), fresh.status().message());
+      return;
+    }
+    write(ack);
+    v1::AgentMessage failed;
+    auto* u = failed.mutable_task_update();
+    u->set_task_id(task.task_id());
+    u->set_state(v1::TASK_STATE_FAILED);
+    u->set_detail(fresh.status().message());
+    write(failed);
+    return;
+  }
+  ack.mutable_task_ack()->set_duplicate(!*fresh);
+  write(ack);
+  if (*fresh) return runtimes_.dispatch(task, *this);
+  if (auto result = journal_.terminal_of(task.task_id())) {
+    v1::AgentMessage again;
+    *again.mutable_task_update() = *result;
+    write(again);
+  }
+}
+
+void AgentConnection::on_cancel(const v1::TaskCancel& cancel) {
+  if (auto result = journal_.terminal_of(cancel.task_id())) {
+    v1::AgentMessage again;
+    *again.mutable_task_update() = *result;
+    write(again);
+    return;
+  }
+  spdlog::info("task {}: cancel requested ({})", cancel.task_id(), cancel.reason());
+  runtimes_.cancel(cancel.task_id());
+}
 
 void AgentConnection::stop() {
   std::lock_guard lock(mu_);
@@ -115,6 +173,8 @@ Result<std::string> AgentConnection::hello_token(v1::AgentHello& hello) {
 }
 
 Status AgentConnection::run() {
+  resume();
+  journal_.prune();
   std::chrono::milliseconds backoff = config_.backoff_min;
   while (true) {
     {
@@ -144,6 +204,7 @@ Status AgentConnection::session() {
   hello.set_server_id(config_.server_id);
   hello.set_version(kAgentVersion);
   for (const auto& r : runtimes_.available()) hello.add_runtimes(r);
+  for (const auto& id : journal_.open_ids()) hello.add_open_task_ids(id);
   *hello.mutable_host() = sampler_.facts();
   auto token = hello_token(hello);
   if (!token.ok()) {
@@ -214,23 +275,30 @@ Status AgentConnection::session() {
                                             welcome.heartbeat_interval().nanos() / 1000000);
   if (interval.count() <= 0) interval = std::chrono::milliseconds(5000);
 
+  {
+    std::lock_guard lock(stream_mu_);
+    live_ = stream.get();
+  }
+  // Results the server has not acknowledged yet, from before this stream.
+  for (const auto& result : journal_.unacked_results()) {
+    v1::AgentMessage again;
+    *again.mutable_task_update() = result;
+    write(again);
+  }
   // Reader: tasks and cancels from the server; the stream's end wakes the heartbeat loop.
-  std::mutex write_mu;
-  StreamSink sink(*stream, write_mu);
   std::atomic<bool> broken{false};
   std::thread reader([&] {
     v1::ServerMessage m;
     while (stream->Read(&m)) {
       if (m.has_task()) {
-        v1::AgentMessage ack;
-        ack.mutable_task_ack()->set_task_id(m.task().task_id());
-        {
-          std::lock_guard lock(write_mu);
-          stream->Write(ack);
-        }
-        runtimes_.dispatch(m.task(), sink);
+        on_task(m.task());
       } else if (m.has_cancel()) {
-        runtimes_.cancel(m.cancel().task_id());
+        on_cancel(m.cancel());
+      } else if (m.has_result_ack()) {
+        if (Status s = journal_.record_acked(m.result_ack().task_id()); !s.ok()) {
+          spdlog::warn("task {}: cannot journal the server's receipt: {}",
+                       m.result_ack().task_id(), s.message());
+        }
       }
     }
     broken = true;
@@ -242,16 +310,17 @@ Status AgentConnection::session() {
   while (!broken) {
     v1::AgentMessage beat;
     *beat.mutable_heartbeat() = sampler_.sample();
-    {
-      std::lock_guard lock(write_mu);
-      if (!stream->Write(beat)) break;
+    for (auto& service : runtimes_.running()) {
+      *beat.mutable_heartbeat()->add_services() = std::move(service);
     }
+    if (!write(beat)) break;
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, interval, [&] { return stopping_ || broken.load(); });
     if (stopping_) break;
   }
   {
-    std::lock_guard lock(write_mu);
+    std::lock_guard lock(stream_mu_);
+    live_ = nullptr;
     stream->WritesDone();
   }
   context.TryCancel();  // the reader may be blocked in Read

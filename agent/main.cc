@@ -12,6 +12,7 @@
 #include "agent/connection.h"
 #include "agent/host_metrics.h"
 #include "agent/runtime.h"
+#include "agent/task_journal.h"
 #include "infra/log/logging.h"
 
 int main(int argc, char** argv) {
@@ -39,6 +40,8 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // A health probe or a service's socket closed under us must not kill the agent.
+  signal(SIGPIPE, SIG_IGN);
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -46,10 +49,13 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // threads started below inherit the mask
 
   axion::agent::HostSampler sampler(config->state_dir);
-  // Task runtimes (process, compose) arrive in issue 6, part 2; until then every task is
-  // answered "runtime not available".
+  axion::agent::TaskJournal journal((std::filesystem::path(config->state_dir) / "tasks").string());
+  if (auto opened = journal.open(); !opened.ok()) {
+    spdlog::critical("{}", opened.message());
+    return 2;
+  }
   axion::agent::Runtimes runtimes;
-  axion::agent::AgentConnection connection(*config, sampler, runtimes);
+  axion::agent::AgentConnection connection(*config, sampler, runtimes, journal);
   std::thread waiter([&] {
     int received = 0;
     sigwait(&signals, &received);

@@ -56,4 +56,15 @@ void Runtimes::cancel(const std::string& task_id) {
   for (const auto& r : runtimes_) r->cancel(task_id);
 }
 
+std::vector<axion::v1::RunningService> Runtimes::running() const {
+  std::vector<axion::v1::RunningService> out;
+  for (const auto& r : runtimes_) {
+    if (!r->available()) continue;
+    auto some = r->running();
+    out.insert(out.end(), std::make_move_iterator(some.begin()),
+               std::make_move_iterator(some.end()));
+  }
+  return out;
+}
+
 }  // namespace axion::agent

@@ -32,6 +32,8 @@ class Runtime {
   virtual void start(const axion::v1::Task& task, TaskSink& sink) = 0;
   // Stops a task it runs (reports CANCELLED); unknown ids are ignored.
   virtual void cancel(const std::string& task_id) = 0;
+  // The service instances it runs, for heartbeats.
+  virtual std::vector<axion::v1::RunningService> running() const { return {}; }
 };
 
 // The runtime a task needs: "compose" for APPLY_COMPOSE and for STOP/REMOVE_SERVICE of a
@@ -51,6 +53,7 @@ class Runtimes {
   // Starts the task on its runtime, or reports FAILED "runtime ... not available".
   void dispatch(const axion::v1::Task& task, TaskSink& sink);
   void cancel(const std::string& task_id);
+  std::vector<axion::v1::RunningService> running() const;
 
  private:
   std::vector<std::unique_ptr<Runtime>> runtimes_;

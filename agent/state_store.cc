@@ -50,14 +50,16 @@ Status save_identity(const std::string& state_dir, const AgentIdentity& identity
   if (chmod(state_dir.c_str(), 0700) != 0) {
     return unavailable("cannot restrict " + state_dir + " to its owner: " + errno_text());
   }
-  const auto path = std::filesystem::path(state_dir) / kFile;
-  const auto tmp = std::filesystem::path(state_dir) / (std::string(kFile) + ".tmp");
   std::ostringstream body;
   body << "agent_id=" << identity.agent_id << "\ncredential=" << identity.credential
        << "\nserver_id=" << identity.server_id << "\ncluster_id=" << identity.cluster_id << "\n";
-  const std::string text = body.str();
+  return write_file_atomically((std::filesystem::path(state_dir) / kFile).string(), body.str());
+}
+
+Status write_file_atomically(const std::string& path, std::string_view text) {
+  const std::string tmp = path + ".tmp";
   const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return unavailable("cannot write " + tmp.string() + ": " + errno_text());
+  if (fd < 0) return unavailable("cannot write " + tmp + ": " + errno_text());
   bool ok = fchmod(fd, 0600) == 0;
   std::size_t written = 0;
   while (ok && written < text.size()) {
@@ -69,9 +71,16 @@ Status save_identity(const std::string& state_dir, const AgentIdentity& identity
   ok = ok && fsync(fd) == 0;
   const std::string error = ok ? "" : errno_text();
   close(fd);
-  if (!ok) return unavailable("cannot write " + tmp.string() + ": " + error);
+  if (!ok) return unavailable("cannot write " + tmp + ": " + error);
   if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return unavailable("cannot replace " + path.string() + ": " + errno_text());
+    return unavailable("cannot replace " + path + ": " + errno_text());
+  }
+  // The rename is durable only once the directory is synced.
+  const auto dir = std::filesystem::path(path).parent_path();
+  const int dfd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    fsync(dfd);
+    close(dfd);
   }
   return ok_status();
 }

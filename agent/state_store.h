@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -20,5 +21,9 @@ struct AgentIdentity {
 // The stored identity; nullopt if none was stored yet; DATA_LOSS if the file is damaged.
 Result<std::optional<AgentIdentity>> load_identity(const std::string& state_dir);
 Status save_identity(const std::string& state_dir, const AgentIdentity& identity);
+
+// Replaces `path` with `text` (mode 0600) so that a crash leaves the old content or the new,
+// never a mix: a temporary file beside it, fsync, rename, fsync of the directory.
+Status write_file_atomically(const std::string& path, std::string_view text);
 
 }  // namespace axion::agent

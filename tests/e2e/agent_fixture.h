@@ -103,8 +103,9 @@ class AgentE2E : public ::testing::Test {
   void SetUp() override {
     http_port_ = free_port();
     grpc_port_ = free_port();
+    data_dir_ = scratch_dir("agent-e2e-data");
     server_env_ = {
-        "AXION_DATA_DIR=" + scratch_dir("agent-e2e-data"),
+        "AXION_DATA_DIR=" + data_dir_,
         "AXION_HTTP_ADDR=127.0.0.1:" + std::to_string(http_port_),
         "AXION_GRPC_ADDR=127.0.0.1:" + std::to_string(grpc_port_),
         "AXION_API_TOKENS=tester=" + kApiToken,
@@ -133,6 +134,11 @@ class AgentE2E : public ::testing::Test {
     const auto made_status = call([&](auto* c) { return infra_->CreateServer(c, server, &made); });
     ASSERT_TRUE(made_status.ok()) << made_status.error_message();
     server_id_ = made.server_id();
+  }
+
+  void TearDown() override {
+    server_.reset();  // killed before its data goes
+    remove_scratch_dir(data_dir_);
   }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
@@ -215,6 +221,7 @@ class AgentE2E : public ::testing::Test {
 
   std::vector<std::string> extra_env_;  // set by a derived fixture before SetUp
   std::vector<std::string> server_env_;
+  std::string data_dir_;
   int http_port_ = 0, grpc_port_ = 0;
   std::unique_ptr<ServerProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;

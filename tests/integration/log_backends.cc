@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <vector>
 
 #include "infra/kafka/kafka_event_log.h"
 #include "infra/rocksdb/rocks_event_log.h"
@@ -18,13 +20,48 @@ std::string unique_name(const std::string& prefix) {
   return prefix + "-" + std::string(text, 12);
 }
 
+namespace {
+
+// Scratch directories of this test process, removed when it exits: an embedded RocksDB
+// reserves tens of MiB per write-ahead log, so a suite that kept them would fill a small disk.
+std::mutex scratch_mu;
+std::vector<std::filesystem::path>* scratch_dirs = nullptr;
+
+void remove_scratch_dirs() {
+  std::lock_guard lock(scratch_mu);
+  if (!scratch_dirs) return;
+  for (const auto& dir : *scratch_dirs) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  scratch_dirs->clear();
+}
+
+}  // namespace
+
 std::string scratch_dir(const std::string& prefix) {
   const char* run = std::getenv("AXION_TEST_RUN_DIR");
   std::filesystem::path base = run ? std::filesystem::path(run) / "tests"
                                    : std::filesystem::temp_directory_path() / "axion-tests";
   std::filesystem::path dir = base / unique_name(prefix);
   std::filesystem::create_directories(dir);
+  const char* keep = std::getenv("AXION_KEEP_TEST_DATA");
+  if (!keep || std::string(keep) != "1") {
+    std::lock_guard lock(scratch_mu);
+    if (!scratch_dirs) {
+      scratch_dirs = new std::vector<std::filesystem::path>();
+      std::atexit(remove_scratch_dirs);
+    }
+    scratch_dirs->push_back(dir);
+  }
   return dir.string();
+}
+
+void remove_scratch_dir(const std::string& dir) {
+  const char* keep = std::getenv("AXION_KEEP_TEST_DATA");
+  if (keep && std::string(keep) == "1") return;
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 std::vector<LogBackend> all_log_backends() {

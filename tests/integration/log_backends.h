@@ -27,7 +27,10 @@ LogBackend log_backend(const std::string& name);
 // A name unique to this run, usable for topics, groups and transactional ids.
 std::string unique_name(const std::string& prefix);
 // A fresh empty directory under the test run dir.
+// Removed when the test process exits (unless AXION_KEEP_TEST_DATA=1).
 std::string scratch_dir(const std::string& prefix);
+// Removes a scratch directory now (a fixture's, in TearDown, once its processes are gone).
+void remove_scratch_dir(const std::string& dir);
 
 // Polls until `count` records arrived or `timeout` passed.
 Result<std::vector<events::StoredRecord>> poll_at_least(events::Consumer& consumer,

@@ -1,0 +1,258 @@
+// Agent tasks end to end, against a real axion-server: AgentTaskService queues a task on
+// axion.agent.tasks.v1, the relay delivers it on the agent's stream (again after a reconnect,
+// with its cancel), results are recorded once and acknowledged, bad input is refused, and a
+// real axion-agent answers a task it has no runtime for with a clear FAILED.
+#include "tests/e2e/agent_fixture.h"
+
+namespace axion::testing {
+namespace {
+
+class AgentTaskRelayE2E : public AgentE2E {
+ protected:
+  void SetUp() override {
+    AgentE2E::SetUp();
+    tasks_ = v1::AgentTaskService::NewStub(channel_);
+  }
+
+  v1::AgentTask start_task(const std::string& id, const std::string& instance = "web-1") {
+    v1::AgentTask t;
+    t.set_server_id(server_id_);
+    t.mutable_task()->set_task_id(id);
+    t.mutable_task()->set_kind(v1::TASK_KIND_START_SERVICE);
+    t.mutable_task()->set_attempt(1);
+    auto* p = t.mutable_task()->mutable_spec()->mutable_process();
+    p->set_service("web");
+    p->set_instance_id(instance);
+    p->add_argv("/bin/true");
+    return t;
+  }
+
+  grpc::Status submit(const v1::AgentTask& task, v1::SubmitAgentTaskResponse* out = nullptr) {
+    v1::SubmitAgentTaskRequest req;
+    *req.mutable_task() = task;
+    v1::SubmitAgentTaskResponse resp;
+    auto s = call([&](auto* c) { return tasks_->SubmitAgentTask(c, req, &resp); });
+    if (out) *out = resp;
+    return s;
+  }
+
+  v1::AgentTaskStatus get(const std::string& id, grpc::Status* status = nullptr) {
+    v1::GetAgentTaskRequest req;
+    req.set_task_id(id);
+    v1::AgentTaskStatus resp;
+    auto s = call([&](auto* c) { return tasks_->GetAgentTask(c, req, &resp); });
+    if (status) *status = s;
+    return resp;
+  }
+
+  grpc::Status cancel(const std::string& id) {
+    v1::CancelAgentTaskRequest req;
+    req.set_task_id(id);
+    req.set_reason("test cancels it");
+    v1::CancelAgentTaskResponse resp;
+    return call([&](auto* c) { return tasks_->CancelAgentTask(c, req, &resp); });
+  }
+
+  // An agent stream driven by the test: Hello, then messages in both directions.
+  struct Stream {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::AgentMessage, v1::ServerMessage>> rw;
+    v1::AgentWelcome welcome;
+    bool send(const v1::AgentMessage& m) { return rw->Write(m); }
+    // The next message that is not a Welcome; false if the stream ended.
+    bool next(v1::ServerMessage* m) { return rw->Read(m); }
+    void close() {
+      rw->WritesDone();
+      ctx.TryCancel();
+      rw->Finish();
+    }
+  };
+  std::unique_ptr<Stream> connect(const std::string& token, const std::string& agent_id = "") {
+    auto s = std::make_unique<Stream>();
+    s->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    s->rw = agents_->Connect(&s->ctx);
+    v1::AgentMessage hello;
+    hello.mutable_hello()->set_server_id(server_id_);
+    hello.mutable_hello()->set_token(token);
+    hello.mutable_hello()->set_agent_id(agent_id);
+    hello.mutable_hello()->set_version("9.9.9");
+    s->send(hello);
+    v1::ServerMessage reply;
+    EXPECT_TRUE(s->rw->Read(&reply) && reply.has_welcome());
+    s->welcome = reply.welcome();
+    return s;
+  }
+
+  static v1::AgentMessage report(const std::string& id, v1::TaskState state) {
+    v1::AgentMessage m;
+    m.mutable_task_update()->set_task_id(id);
+    m.mutable_task_update()->set_state(state);
+    m.mutable_task_update()->set_detail("reported by the test");
+    return m;
+  }
+  static v1::AgentMessage ack(const std::string& id) {
+    v1::AgentMessage m;
+    m.mutable_task_ack()->set_task_id(id);
+    return m;
+  }
+
+  std::string metric(const std::string& name) {
+    httplib::Client http("127.0.0.1", http_port_);
+    auto res = http.Get("/metrics");
+    if (!res) return "";
+    const auto at = res->body.find("\n" + name + " ");
+    if (at == std::string::npos) return "";
+    const auto start = at + name.size() + 2;
+    return res->body.substr(start, res->body.find('\n', start) - start);
+  }
+
+  std::unique_ptr<v1::AgentTaskService::Stub> tasks_;
+};
+
+TEST_F(AgentTaskRelayE2E, AQueuedTaskReachesTheAgentAndItsResultIsRecordedOnce) {
+  auto agent = connect(mint_token());
+  v1::SubmitAgentTaskResponse first;
+  ASSERT_TRUE(submit(start_task("t-1"), &first).ok());
+  EXPECT_FALSE(first.duplicate());
+  v1::ServerMessage m;
+  ASSERT_TRUE(agent->next(&m));
+  ASSERT_TRUE(m.has_task()) << m.DebugString();
+  EXPECT_EQ(m.task().task_id(), "t-1");
+  EXPECT_EQ(m.task().spec().process().argv(0), "/bin/true");
+  agent->send(ack("t-1"));
+
+  // The same task again is a duplicate; other content under its id is refused.
+  v1::SubmitAgentTaskResponse again;
+  ASSERT_TRUE(submit(start_task("t-1"), &again).ok());
+  EXPECT_TRUE(again.duplicate());
+  const auto clash = submit(start_task("t-1", "web-2"));
+  EXPECT_EQ(clash.error_code(), grpc::StatusCode::ALREADY_EXISTS) << clash.error_message();
+
+  agent->send(report("t-1", v1::TASK_STATE_RUNNING));
+  agent->send(report("t-1", v1::TASK_STATE_SUCCEEDED));
+  ASSERT_TRUE(agent->next(&m));
+  ASSERT_TRUE(m.has_result_ack()) << m.DebugString();
+  EXPECT_EQ(m.result_ack().task_id(), "t-1");
+  // A result resent (its acknowledgement "lost") is acknowledged again, not recorded again.
+  agent->send(report("t-1", v1::TASK_STATE_FAILED));
+  ASSERT_TRUE(agent->next(&m));
+  ASSERT_TRUE(m.has_result_ack());
+  const auto status = get("t-1");
+  EXPECT_TRUE(status.terminal());
+  EXPECT_EQ(status.last_update().state(), v1::TASK_STATE_SUCCEEDED);
+  EXPECT_FALSE(status.agent_id().empty());
+  EXPECT_EQ(metric("axion_agent_task_results_total"), "1");
+  EXPECT_EQ(metric("axion_agent_task_results_repeated_total"), "1");
+  agent->close();
+
+  // The result outlives a restart of the server: the topic is folded again at start.
+  server_.reset();
+  server_ = std::make_unique<ServerProcess>(server_env_);
+  httplib::Client http("127.0.0.1", http_port_);
+  ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << server_->log();
+  EXPECT_TRUE(eventually([&] { return get("t-1").last_update().state() ==
+                                      v1::TASK_STATE_SUCCEEDED; }));
+  v1::SubmitAgentTaskResponse after;
+  ASSERT_TRUE(submit(start_task("t-1"), &after).ok());
+  EXPECT_TRUE(after.duplicate());
+}
+
+TEST_F(AgentTaskRelayE2E, AnUnfinishedTaskIsDeliveredAgainOnReconnectAndItsCancelFollows) {
+  auto agent = connect(mint_token());
+  const std::string agent_id = agent->welcome.agent_id();
+  const std::string credential = agent->welcome.credential();
+  ASSERT_TRUE(submit(start_task("t-2")).ok());
+  v1::ServerMessage m;
+  ASSERT_TRUE(agent->next(&m));
+  ASSERT_TRUE(m.has_task());
+  agent->send(ack("t-2"));
+  agent->close();
+
+  // While the agent is away the task is cancelled; on reconnect it gets the task and the cancel.
+  ASSERT_TRUE(cancel("t-2").ok());
+  EXPECT_TRUE(get("t-2").cancel_requested());
+  auto back = connect(credential, agent_id);
+  ASSERT_TRUE(back->next(&m));
+  ASSERT_TRUE(m.has_task()) << m.DebugString();
+  EXPECT_EQ(m.task().task_id(), "t-2");
+  ASSERT_TRUE(back->next(&m));
+  ASSERT_TRUE(m.has_cancel()) << m.DebugString();
+  EXPECT_EQ(m.cancel().task_id(), "t-2");
+  EXPECT_EQ(m.cancel().reason(), "test cancels it");
+  back->send(report("t-2", v1::TASK_STATE_CANCELLED));
+  ASSERT_TRUE(back->next(&m));
+  EXPECT_TRUE(m.has_result_ack());
+  EXPECT_EQ(get("t-2").last_update().state(), v1::TASK_STATE_CANCELLED);
+  EXPECT_EQ(cancel("t-2").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  back->close();
+}
+
+TEST_F(AgentTaskRelayE2E, BadTasksAndCallsAreRefusedWithTheirReason) {
+  auto empty_id = start_task("");
+  auto s = submit(empty_id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto no_argv = start_task("t-3");
+  no_argv.mutable_task()->mutable_spec()->mutable_process()->clear_argv();
+  s = submit(no_argv);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("argv"));
+  for (const std::string hostile : {"a;rm -rf /", "$(x)", "web\n1", "../etc"}) {
+    s = submit(start_task("t-4", hostile));
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << hostile;
+    EXPECT_THAT(s.error_message(), ::testing::HasSubstr("instance_id"));
+  }
+  auto elsewhere = start_task("t-5");
+  elsewhere.set_server_id("srv-does-not-exist");
+  EXPECT_EQ(submit(elsewhere).error_code(), grpc::StatusCode::NOT_FOUND);
+  grpc::Status got;
+  get("never-queued", &got);
+  EXPECT_EQ(got.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(cancel("never-queued").error_code(), grpc::StatusCode::NOT_FOUND);
+  // Without an API token.
+  grpc::ClientContext ctx;
+  v1::SubmitAgentTaskRequest req;
+  *req.mutable_task() = start_task("t-6");
+  v1::SubmitAgentTaskResponse resp;
+  EXPECT_EQ(tasks_->SubmitAgentTask(&ctx, req, &resp).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // Nothing of it was queued.
+  get("t-3", &got);
+  EXPECT_EQ(got.error_code(), grpc::StatusCode::NOT_FOUND);
+  get("t-6", &got);
+  EXPECT_EQ(got.error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(AgentTaskRelayE2E, ARealAgentAnswersATaskForARuntimeItLacksAndWatchersSeeTheEnd) {
+  const std::string dir = scratch_dir("agent-task-agent");
+  const std::string token_file = dir + "/token";
+  std::ofstream(token_file) << mint_token();
+  AgentProcess agent(agent_args(dir + "/state", token_file));
+  ASSERT_TRUE(eventually([&] { return status().connected(); })) << agent.log();
+
+  v1::AgentTask compose;
+  compose.set_server_id(server_id_);
+  compose.mutable_task()->set_task_id("t-compose");
+  compose.mutable_task()->set_kind(v1::TASK_KIND_APPLY_COMPOSE);
+  compose.mutable_task()->mutable_spec()->set_compose_project("shop");
+  compose.mutable_task()->mutable_spec()->set_compose_yaml("services: {}\n");
+  // A watcher started before the task exists is refused; one started after sees the end.
+  ASSERT_TRUE(submit(compose).ok());
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + kApiToken);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::GetAgentTaskRequest req;
+  req.set_task_id("t-compose");
+  auto watch = tasks_->WatchAgentTask(&ctx, req);
+  v1::AgentTaskStatus seen;
+  v1::AgentTaskStatus last;
+  while (watch->Read(&seen)) last = seen;
+  EXPECT_TRUE(watch->Finish().ok());
+  EXPECT_TRUE(last.terminal());
+  EXPECT_EQ(last.last_update().state(), v1::TASK_STATE_FAILED);
+  EXPECT_THAT(last.last_update().detail(), ::testing::HasSubstr("not available"));
+  // The agent journaled it: its result was acknowledged, and a redelivery would not run it.
+  EXPECT_TRUE(eventually([&] { return metric("axion_agent_task_results_total") == "1"; }));
+}
+
+}  // namespace
+}  // namespace axion::testing

@@ -206,6 +206,22 @@ Result<Decision> decide(const ClusterState& state, const v1::AgentStatusChanged&
       report.session_id() != s.agent_session) {
     return Decision{};
   }
+  std::string session = report.session_id();
+  if (!report.hub_instance().empty()) {
+    // A restarted hub closes what its crashed run left open: only sessions of that instance,
+    // and not those of its current run (the agent may have reconnected a moment ago).
+    AXION_RETURN_IF_ERROR(validate_id("hub_instance", report.hub_instance()));
+    AXION_RETURN_IF_ERROR(validate_id("hub_boot", report.hub_boot()));
+    if (report.to_status() != v1::AGENT_STATUS_OFFLINE) {
+      return invalid_field("hub_instance", "only an OFFLINE report may name a hub instance");
+    }
+    const std::string mine = report.hub_instance() + ":";
+    const std::string live = mine + report.hub_boot() + ":";
+    if (s.agent_session.rfind(mine, 0) != 0 || s.agent_session.rfind(live, 0) == 0) {
+      return Decision{};
+    }
+    session = s.agent_session;
+  }
   if (s.agent_status == report.to_status()) return Decision{};  // not a transition
   v1::AgentStatusChanged ev;
   ev.set_server_id(s.server_id);
@@ -214,7 +230,7 @@ Result<Decision> decide(const ClusterState& state, const v1::AgentStatusChanged&
   ev.set_from_status(s.agent_status);
   ev.set_to_status(report.to_status());
   ev.set_reason(report.reason());
-  ev.set_session_id(report.session_id());
+  ev.set_session_id(session);
   return emit(ev);
 }
 

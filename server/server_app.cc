@@ -122,6 +122,8 @@ Status ServerApp::start() {
   infra::gateway::AgentHubOptions hub_options;
   hub_options.offline_after = config_.agent_offline_after;
   hub_options.heartbeat_interval = config_.agent_heartbeat;
+  hub_options.instance_id = config_.instance_id;
+  hub_options.online_agents = [this] { return online_agents(); };
   agent_hub_ = std::make_unique<infra::gateway::AgentHub>(
       *bus_, [this](const std::string& server_id) { return cluster_of_server(server_id); },
       hub_options);
@@ -353,6 +355,27 @@ Result<std::string> ServerApp::cluster_of_server(const std::string& server_id) c
     return data_loss("the view row of server '" + server_id + "' does not parse");
   }
   return server.cluster_id();
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ServerApp::online_agents() const {
+  if (!views_) return unavailable("axion-server is not serving");
+  std::vector<std::pair<std::string, std::string>> out;
+  projections::Query query;
+  query.table = projections::Table::kServers;
+  query.limit = 1000;
+  while (true) {
+    auto page = views_->list(query);
+    if (!page.ok()) return page.status();
+    for (const auto& row : page->rows) {
+      axion::v1::Server server;
+      if (server.ParseFromString(row.doc) &&
+          server.agent_status() == axion::v1::AGENT_STATUS_ONLINE) {
+        out.emplace_back(server.cluster_id(), server.server_id());
+      }
+    }
+    if (!page->next) return out;
+    query.after = page->next;
+  }
 }
 
 Status ServerApp::ready() const {

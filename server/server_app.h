@@ -66,6 +66,8 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   std::string metrics() const;
   // The cluster of a server, from the servers view (the agent's Hello names only the server).
   Result<std::string> cluster_of_server(const std::string& server_id) const;
+  // (cluster id, server id) of every server whose agent the views show ONLINE.
+  Result<std::vector<std::pair<std::string, std::string>>> online_agents() const;
 
   ServerConfig config_;
   std::unique_ptr<events::EventLog> log_;

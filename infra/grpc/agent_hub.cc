@@ -45,8 +45,25 @@ Status check_hello(const v1::AgentHello& hello) {
 
 }  // namespace
 
+namespace {
+
+// The instance id as a session id part: [A-Za-z0-9._-] only, at most 60 characters.
+std::string session_part(const std::string& instance_id) {
+  std::string out;
+  for (char c : instance_id.substr(0, 60)) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+    out.push_back(ok ? c : '-');
+  }
+  if (out.empty() || out.front() == '-') out.insert(out.begin(), 'i');
+  return out;
+}
+
+}  // namespace
+
 AgentHub::AgentHub(commands::CommandBus& bus, ClusterOfServer cluster_of, AgentHubOptions options)
-    : bus_(bus), cluster_of_(std::move(cluster_of)), options_(options) {}
+    : bus_(bus), cluster_of_(std::move(cluster_of)), options_(std::move(options)),
+      instance_(session_part(options_.instance_id)), boot_(new_uuid().substr(0, 8)) {}
 
 AgentHub::~AgentHub() { stop(std::chrono::milliseconds(0)); }
 
@@ -54,6 +71,7 @@ void AgentHub::start() {
   std::lock_guard lock(mu_);
   if (running_ || stopping_) return;
   running_ = true;
+  started_at_ = Clock::now();
   reaper_ = std::thread([this] { reap_loop(); });
 }
 
@@ -79,7 +97,7 @@ void AgentHub::stop(std::chrono::milliseconds drain) {
 }
 
 std::string AgentHub::open(std::shared_ptr<StreamHandle> handle) {
-  const std::string id = new_uuid();
+  const std::string id = instance_ + ":" + boot_ + ":" + new_uuid();
   bool refuse = false;
   {
     std::lock_guard lock(mu_);
@@ -321,11 +339,21 @@ AgentHubStats AgentHub::stats() const {
 void AgentHub::reap_loop() {
   const auto tick = std::clamp(options_.offline_after / 5, std::chrono::milliseconds(20),
                                std::chrono::milliseconds(1000));
+  // Agents of a crashed earlier run get `offline_after` to reconnect before they are swept.
+  auto sweep_at = started_at_ + options_.offline_after;
+  bool swept = !options_.online_agents;
   std::unique_lock lock(mu_);
   while (running_) {
     cv_.wait_for(lock, tick);
     if (!running_) break;
     const auto now = Clock::now();
+    if (!swept && now >= sweep_at) {
+      lock.unlock();
+      swept = sweep_orphans();
+      if (!swept) sweep_at = now + options_.offline_after;
+      lock.lock();
+      if (!running_) break;
+    }
     std::vector<std::pair<std::shared_ptr<StreamHandle>, std::string>> expired;
     for (auto& [id, s] : sessions_) {
       if (!s.close_reason.empty() || now - s.last_sign <= options_.offline_after) continue;

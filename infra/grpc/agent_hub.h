@@ -46,6 +46,13 @@ struct AgentHubOptions {
   std::chrono::milliseconds heartbeat_interval{5000};
   // How long one command may wait for its result (then it is retried with the same key).
   std::chrono::milliseconds command_timeout{10000};
+  // This axion-server's instance id (AXION_INSTANCE_ID): session ids are
+  // "<instance>:<boot>:<uuid>", so a restarted instance knows the streams it left behind.
+  std::string instance_id = "axion";
+  // Servers whose agent the views show ONLINE, as (cluster id, server id). When set, the hub
+  // records OFFLINE, `offline_after` after its start, every such agent whose current stream an
+  // earlier run of this instance opened and that has not reconnected (the run crashed).
+  std::function<Result<std::vector<std::pair<std::string, std::string>>>()> online_agents;
 };
 
 // The cluster a server belongs to (the agent knows only its server id at first), or NOT_FOUND /
@@ -177,6 +184,9 @@ class AgentHub {
                       const std::string& cluster_id, const std::string& agent_id,
                       const std::string& reason);
   void reap_loop();
+  // Records OFFLINE the agents a crashed earlier run of this instance left ONLINE; false when
+  // the views could not be read (it is tried again later).
+  bool sweep_orphans();
 
   commands::CommandBus& bus_;
   ClusterOfServer cluster_of_;
@@ -193,6 +203,9 @@ class AgentHub {
   bool running_ = false;
   bool stopping_ = false;
   std::thread reaper_;
+  const std::string instance_;  // sanitized instance id
+  const std::string boot_;      // this run
+  Clock::time_point started_at_{};
 };
 
 }  // namespace axion::infra::gateway

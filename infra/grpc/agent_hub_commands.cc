@@ -112,4 +112,46 @@ void AgentHub::submit(const std::string& cluster_id, const std::string& key,
       });
 }
 
+bool AgentHub::sweep_orphans() {
+  auto online = options_.online_agents();
+  if (!online.ok()) {
+    spdlog::warn("cannot list the agents shown ONLINE (retrying later): {}",
+                 online.status().message());
+    return false;
+  }
+  std::size_t swept = 0;
+  for (const auto& [cluster_id, server_id] : *online) {
+    if (holds(server_id)) continue;
+    v1::AgentStatusChanged report;
+    report.set_server_id(server_id);
+    report.set_cluster_id(cluster_id);
+    report.set_to_status(v1::AGENT_STATUS_OFFLINE);
+    report.set_reason("its stream ended when axion-server instance " + instance_ +
+                      " stopped without closing it, and it did not reconnect within " +
+                      std::to_string(options_.offline_after.count()) + " ms");
+    report.set_hub_instance(instance_);
+    report.set_hub_boot(boot_);
+    // The aggregate records it only if the agent's current stream is one of an earlier run
+    // of this instance; for streams held by other instances it records nothing.
+    enqueue(server_id, [this, report, key = "agent-orphan:" + server_id + ":" + boot_](
+                           std::function<void()> next) {
+      submit(report.cluster_id(), key, report,
+             [next = std::move(next), server_id = report.server_id()](
+                 Result<v1::CommandResult> result) {
+               if (!result.ok()) {
+                 spdlog::warn("agent of server {}: orphaned stream not closed: {}", server_id,
+                              result.status().to_string());
+               }
+               next();
+             });
+    });
+    ++swept;
+  }
+  if (swept > 0) {
+    spdlog::info("checked {} agents shown ONLINE that no stream here holds (left by an earlier "
+                 "run of this instance, or held by another)", swept);
+  }
+  return true;
+}
+
 }  // namespace axion::infra::gateway

@@ -121,6 +121,39 @@ TEST_F(AgentE2E, TheAgentRidesOutAServerRestart) {
   EXPECT_EQ(status().agent_id(), agent_id);
 }
 
+TEST_F(AgentE2E, AfterAServerCrashItsAgentsThatDoNotReturnAreMarkedOffline) {
+  const std::string dir = scratch_dir("agent-e2e-crash");
+  std::ofstream(dir + "/token") << mint_token();
+  auto gone = std::make_unique<AgentProcess>(agent_args(dir + "/state", dir + "/token"));
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_ONLINE; }))
+      << gone->log();
+
+  // kill -9 of the server: nobody records the stream's end. The agent dies before it could
+  // reconnect (the server is down), so it never comes back.
+  server_->signal(SIGKILL);
+  server_->wait_exit(milliseconds(10000));
+  gone.reset();
+  server_ = std::make_unique<ServerProcess>(server_env_);
+  httplib::Client http("127.0.0.1", http_port_);
+  ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << server_->log();
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_OFFLINE; }))
+      << server_->log();
+  EXPECT_THAT(status().reason(), HasSubstr("did not reconnect"));
+
+  // An agent that does come back after a crash stays ONLINE past the sweep.
+  AgentProcess back(agent_args(dir + "/state", ""));
+  ASSERT_TRUE(eventually([&] { return status().status() == v1::AGENT_STATUS_ONLINE; }))
+      << back.log();
+  server_->signal(SIGKILL);
+  server_->wait_exit(milliseconds(10000));
+  server_ = std::make_unique<ServerProcess>(server_env_);
+  ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << server_->log();
+  ASSERT_TRUE(eventually([&] { return status().connected(); })) << back.log();
+  std::this_thread::sleep_for(milliseconds(kOfflineAfterMs * 2));
+  EXPECT_EQ(status().status(), v1::AGENT_STATUS_ONLINE) << status().reason();
+  EXPECT_TRUE(status().connected());
+}
+
 TEST_F(AgentE2E, ARevokedAgentRegistersAgainWithANewTokenUnderItsId) {
   const std::string dir = scratch_dir("agent-e2e-revoke");
   const std::string state_file = dir + "/state/agent.state";

@@ -271,6 +271,40 @@ TEST(AgentStatus, OnlyRealTransitionsProduceEvents) {
   EXPECT_EQ(fold({}, h.events), h.state);
 }
 
+TEST(AgentStatus, ARestartedHubClosesOnlyTheStreamsItsEarlierRunLeftOpen) {
+  std::string id;
+  History h = with_agent(&id);
+  const auto sys = ctx("s", "system");
+  h.step(status(id, v1::AGENT_STATUS_OFFLINE), sys);
+  auto online = status(id, v1::AGENT_STATUS_ONLINE, "connected");
+  online.set_session_id("i1:boot1:abc");
+  h.step(online, sys);
+  ASSERT_EQ(h.state.servers.at(id).agent_session, "i1:boot1:abc");
+  auto orphan = status(id, v1::AGENT_STATUS_OFFLINE, "its axion-server stopped");
+  orphan.set_hub_instance("i1");
+  // Another instance's hub, or this instance's current run: not orphaned, nothing recorded.
+  orphan.set_hub_boot("boot1");
+  EXPECT_TRUE(decide(h.state, orphan, sys)->events.empty());
+  auto other = orphan;
+  other.set_hub_instance("i2");
+  other.set_hub_boot("boot9");
+  EXPECT_TRUE(decide(h.state, other, sys)->events.empty());
+  // This instance's earlier run opened it: OFFLINE, naming that session.
+  orphan.set_hub_boot("boot2");
+  const auto ev = only_event<v1::AgentStatusChanged>(h.step(orphan, sys));
+  EXPECT_EQ(ev.to_status(), v1::AGENT_STATUS_OFFLINE);
+  EXPECT_EQ(ev.session_id(), "i1:boot1:abc");
+  EXPECT_TRUE(ev.hub_instance().empty());
+  EXPECT_EQ(h.state.servers.at(id).agent_status, v1::AGENT_STATUS_OFFLINE);
+  // Only OFFLINE may name a hub, and its ids are checked.
+  auto bad = status(id, v1::AGENT_STATUS_ONLINE, "x");
+  bad.set_hub_instance("i1");
+  bad.set_hub_boot("boot3");
+  EXPECT_REFUSED(decide(h.state, bad, sys), StatusCode::kInvalidArgument, "hub_instance");
+  orphan.set_hub_boot("b;oot");
+  EXPECT_REFUSED(decide(h.state, orphan, sys), StatusCode::kInvalidArgument, "hub_boot");
+}
+
 TEST(AgentStatus, Refusals) {
   std::string id;
   History h = with_agent(&id);

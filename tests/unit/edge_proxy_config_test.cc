@@ -76,15 +76,18 @@ TEST(EdgeProxyConfig, RendersMasterWorkerAdminSocketAndOneFrontendAndBackendPerS
 }
 
 TEST(EdgeProxyConfig, RefusesHostileServiceNames) {
-  for (const std::string& name : std::vector<std::string>{"a;rm -rf /", "web\nfrontend evil", "we\"b", "$(x)", "`id`",
-                                 "", "Web", "-web", "web-", "a b", std::string(64, 'a')}) {
+  const std::vector<std::string> names = {"a;rm -rf /", "web\nfrontend evil", "we\"b", "$(x)",
+                                          "`id`", "", "Web", "-web", "web-", "a b",
+                                          std::string(64, 'a')};
+  for (const std::string& name : names) {
     expect_refused(spec(name, 8080, {{"v1", "127.0.0.1:9001", 1}}), "spec.proxy.service");
   }
 }
 
 TEST(EdgeProxyConfig, RefusesHostileInstanceIds) {
-  for (const std::string& id : std::vector<std::string>{"v1;reboot", "v1\n    server evil 1.2.3.4:80", "'v1'", "$(x)",
-                               "v1 backup", ""}) {
+  const std::vector<std::string> ids = {"v1;reboot", "v1\n    server evil 1.2.3.4:80", "'v1'",
+                                        "$(x)", "v1 backup", ""};
+  for (const std::string& id : ids) {
     expect_refused(spec("web", 8080, {{"ok", "127.0.0.1:9000", 1}, {id, "127.0.0.1:9001", 1}}),
                    "spec.proxy.backends[1].instance_id");
   }
@@ -144,9 +147,11 @@ TEST(EdgeProxyConfig, RefusesUnsafeRenderOptions) {
 
 TEST(EdgeProxyConfig, WeightAndAddressChangesNeedNoReloadButNewServersDo) {
   ProxyTable before;
-  before["web"] = valid(spec("web", 8080, {{"v1", "127.0.0.1:9001", 100}, {"v2", "127.0.0.1:9002", 0}}));
+  before["web"] =
+      valid(spec("web", 8080, {{"v1", "127.0.0.1:9001", 100}, {"v2", "127.0.0.1:9002", 0}}));
   ProxyTable weights = before;
-  weights["web"] = valid(spec("web", 8080, {{"v1", "127.0.0.1:9001", 0}, {"v2", "127.0.0.1:9003", 100}}));
+  weights["web"] =
+      valid(spec("web", 8080, {{"v1", "127.0.0.1:9001", 0}, {"v2", "127.0.0.1:9003", 100}}));
   EXPECT_FALSE(needs_reload(before, weights));
   EXPECT_EQ(describe_change(before, weights),
             "web: v1 weight 100->0; v2 address 127.0.0.1:9002->127.0.0.1:9003; v2 weight 0->100");
@@ -194,8 +199,10 @@ TEST(EdgeProxyConfig, ParsesServersStateAndFindsMismatches) {
 
 TEST(EdgeProxyStore, StateRoundTripsThroughJson) {
   ProxyState s;
-  s.desired["web"] = valid(spec("web", 8080, {{"v1", "127.0.0.1:9001", 100}, {"v2", "127.0.0.1:9002", 0}}));
-  s.desired["db"] = valid(spec("db", 5433, {{"p1", "10.0.0.5:5432", 1}}, axion::v1::PORT_PROTOCOL_TCP));
+  s.desired["web"] =
+      valid(spec("web", 8080, {{"v1", "127.0.0.1:9001", 100}, {"v2", "127.0.0.1:9002", 0}}));
+  s.desired["db"] =
+      valid(spec("db", 5433, {{"p1", "10.0.0.5:5432", 1}}, axion::v1::PORT_PROTOCOL_TCP));
   s.loaded["web"] = s.desired["web"];
   const std::string text = state_to_json(s);
   auto back = state_from_json(text);

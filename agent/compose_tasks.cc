@@ -1,14 +1,11 @@
 #include "agent/compose_tasks.h"
 
-#include <fcntl.h>
 #include <google/protobuf/util/time_util.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <system_error>
 
 #include "agent/runtime.h"
+#include "agent/state_store.h"
 
 namespace axion::agent {
 namespace {
@@ -21,40 +18,6 @@ using std::chrono::milliseconds;
 
 constexpr std::size_t kMaxOutput = 64 * 1024;
 constexpr milliseconds kLogsTimeout = std::chrono::seconds(30);
-
-Status write_file_atomically(const std::filesystem::path& path, std::string_view content) {
-  const std::string tmp = path.string() + ".tmp";
-  const auto failed = [&](const char* step) {
-    const int err = errno;
-    ::unlink(tmp.c_str());
-    return internal_error(std::string("could not ") + step + " " + tmp + ": " + std::strerror(err));
-  };
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return failed("create");
-  std::size_t done = 0;
-  while (done < content.size()) {
-    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return failed("write");
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    ::close(fd);
-    return failed("fsync");
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return failed("rename");
-  // The rename itself is durable only once the directory is synced.
-  const int dir = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) {
-    ::fsync(dir);
-    ::close(dir);
-  }
-  return ok_status();
-}
 
 // Proto3 strings must be UTF-8 (a receiver rejects the whole message otherwise), and container
 // output or a cut tail need not be: invalid bytes become '?'.

@@ -14,6 +14,7 @@
 
 #include "agent/edge_proxy.h"
 #include "agent/edge_proxy_store.h"
+#include "agent/state_store.h"
 
 namespace axion::agent {
 
@@ -40,8 +41,8 @@ Result<std::string> EdgeProxyRuntime::apply(proxy::ProxyState state,
 
   // The candidate is checked by HAProxy before it replaces the configuration a reload reads.
   const std::string candidate = paths_.config + ".next";
-  AXION_RETURN_IF_ERROR(proxy::write_file_atomically(
-      candidate, proxy::render_haproxy_config(desired, render), 0600));
+  AXION_RETURN_IF_ERROR(write_file_atomically(
+      candidate, proxy::render_haproxy_config(desired, render)));
   if (const Status checked = haproxy_.check_config(candidate); !checked.ok()) {
     return failed_precondition(checked.message());
   }

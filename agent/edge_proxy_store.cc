@@ -1,23 +1,17 @@
 #include "agent/edge_proxy_store.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "agent/state_store.h"
 
 namespace axion::agent::proxy {
 
 namespace {
 
 using nlohmann::json;
-
-std::string errno_text() { return std::strerror(errno); }
 
 json table_to_json(const ProxyTable& table) {
   json out = json::object();
@@ -105,36 +99,7 @@ Result<ProxyState> load_state(const std::string& path) {
 }
 
 Status save_state(const std::string& path, const ProxyState& state) {
-  return write_file_atomically(path, state_to_json(state), 0600);
-}
-
-Status write_file_atomically(const std::string& path, const std::string& content, int mode) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return unavailable("cannot write " + tmp + ": " + errno_text());
-  bool ok = fchmod(fd, static_cast<mode_t>(mode)) == 0;
-  std::size_t written = 0;
-  while (ok && written < content.size()) {
-    const ssize_t n = write(fd, content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) written += static_cast<std::size_t>(n);
-  }
-  ok = ok && fsync(fd) == 0;
-  const std::string error = ok ? "" : errno_text();
-  close(fd);
-  if (!ok) return unavailable("cannot write " + tmp + ": " + error);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return unavailable("cannot replace " + path + ": " + errno_text());
-  }
-  // The rename is durable only once the directory is.
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  return ok_status();
+  return agent::write_file_atomically(path, state_to_json(state));
 }
 
 }  // namespace axion::agent::proxy

@@ -27,7 +27,4 @@ Result<ProxyState> state_from_json(const std::string& text);
 Result<ProxyState> load_state(const std::string& path);
 Status save_state(const std::string& path, const ProxyState& state);
 
-// Writes `content` to `path` atomically: `path`.tmp, fsync, rename, fsync of the directory.
-Status write_file_atomically(const std::string& path, const std::string& content, int mode);
-
 }  // namespace axion::agent::proxy

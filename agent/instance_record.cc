@@ -1,27 +1,23 @@
 #include "agent/instance_record.h"
 
-#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "agent/state_store.h"
 
 namespace axion::agent {
 
 namespace {
 
 constexpr const char* kRecordFile = "instance.json";
-
-std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 
@@ -117,28 +113,6 @@ std::string spec_hash(const axion::v1::ProcessSpec& spec) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
   return hex;
-}
-
-Status write_file_atomically(const std::string& path, std::string_view contents) {
-  const std::string tmp = path + ".tmp";
-  const int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return unavailable("cannot write " + tmp + ": " + errno_text());
-  bool ok = true;
-  std::size_t written = 0;
-  while (ok && written < contents.size()) {
-    const ssize_t n = write(fd, contents.data() + written, contents.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    ok = n > 0;
-    if (ok) written += static_cast<std::size_t>(n);
-  }
-  ok = ok && fsync(fd) == 0;
-  const std::string error = ok ? "" : errno_text();
-  close(fd);
-  if (!ok) return unavailable("cannot write " + tmp + ": " + error);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return unavailable("cannot replace " + path + ": " + errno_text());
-  }
-  return ok_status();
 }
 
 Status save_record(const std::string& dir, const InstanceRecord& record) {

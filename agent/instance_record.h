@@ -57,9 +57,6 @@ Result<InstanceRecord> record_from_json(std::string_view text);
 // the same spec delivered again means "the instance that runs is the one wanted".
 std::string spec_hash(const axion::v1::ProcessSpec& spec);
 
-// Writes `contents` to `path` through `path`.tmp, fsync and rename (mode 0600).
-Status write_file_atomically(const std::string& path, std::string_view contents);
-
 // <dir>/instance.json.
 Status save_record(const std::string& dir, const InstanceRecord& record);
 Result<InstanceRecord> load_record(const std::string& dir);

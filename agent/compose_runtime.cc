@@ -200,7 +200,9 @@ void ComposeRuntime::finish(Job& job, const TaskUpdate& update) {
 
 std::vector<axion::v1::RunningService> ComposeRuntime::running() const {
   std::vector<axion::v1::RunningService> out;
-  auto containers = docker_.containers("", options_.probe_timeout);
+  // Heartbeats wait for this: an engine slower than this leaves the list empty for one beat.
+  auto containers =
+      docker_.containers("", std::min(options_.probe_timeout, std::chrono::milliseconds(2000)));
   if (!containers.ok()) return out;
   std::map<std::string, std::string> deployments;
   {

@@ -59,7 +59,7 @@ class ComposeRuntime final : public Runtime {
   std::string unavailable_reason() const;
   // The containers of the projects this agent applied (blocking: runs docker ps and inspect);
   // empty if the engine does not answer.
-  std::vector<axion::v1::RunningService> running() const;
+  std::vector<axion::v1::RunningService> running() const override;
 
  private:
   struct Job {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "common/status.h"
@@ -22,6 +23,15 @@ struct AgentConfig {
   // Reconnect backoff: exponential from min to max, with jitter.
   std::chrono::milliseconds backoff_min{500};   // AXION_AGENT_BACKOFF_MIN_MS
   std::chrono::milliseconds backoff_max{30000};  // AXION_AGENT_BACKOFF_MAX_MS
+  // --proxy-address / AXION_AGENT_PROXY_ADDRESS: the IPv4 address the edge proxy's frontends
+  // listen on.
+  std::string proxy_address = "127.0.0.1";
+  // --port-range / AXION_AGENT_PORT_RANGE "first-last": ports the process runtime allocates to
+  // instances whose spec asks for one; 0-0 = any free port the kernel offers.
+  std::uint32_t port_first = 0;
+  std::uint32_t port_last = 0;
+  // --stop-timeout-ms / AXION_AGENT_STOP_TIMEOUT_MS: SIGTERM to SIGKILL when stopping a process.
+  std::chrono::milliseconds stop_timeout{10000};
 };
 
 // Parses argv and the environment. On --help, `help` gets the usage and the result is

@@ -6,11 +6,15 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
+#include "agent/compose_runtime.h"
 #include "agent/config.h"
 #include "agent/connection.h"
+#include "agent/edge_proxy.h"
 #include "agent/host_metrics.h"
+#include "agent/process_runtime.h"
 #include "agent/runtime.h"
 #include "agent/task_journal.h"
 #include "infra/log/logging.h"
@@ -55,6 +59,22 @@ int main(int argc, char** argv) {
     return 2;
   }
   axion::agent::Runtimes runtimes;
+  axion::agent::ProcessRuntimeOptions process_options;
+  process_options.stop_timeout = config->stop_timeout;
+  process_options.port_range_first = config->port_first;
+  process_options.port_range_last = config->port_last;
+  runtimes.add(std::make_unique<axion::agent::ProcessRuntime>(config->state_dir, process_options));
+  axion::agent::ComposeRuntimeOptions compose_options;
+  compose_options.state_dir = config->state_dir;
+  auto compose = std::make_unique<axion::agent::ComposeRuntime>(compose_options);
+  if (!compose->available()) {
+    spdlog::info("the compose runtime is off: {}", compose->unavailable_reason());
+  }
+  runtimes.add(std::move(compose));
+  auto proxy = std::make_unique<axion::agent::EdgeProxyRuntime>(
+      axion::agent::EdgeProxyOptions{config->state_dir, config->proxy_address, ""});
+  if (!proxy->available()) spdlog::info("the proxy runtime is off: no haproxy binary runs here");
+  runtimes.add(std::move(proxy));
   axion::agent::AgentConnection connection(*config, sampler, runtimes, journal);
   std::thread waiter([&] {
     int received = 0;
@@ -65,6 +85,7 @@ int main(int argc, char** argv) {
   spdlog::info("axion-agent {} starting for server {} (axion-server at {})",
                axion::agent::kAgentVersion, config->server_id, config->server_addr);
   const axion::Status result = connection.run();
+  runtimes.clear();
   if (!result.ok()) {
     spdlog::critical("axion-agent stops: {}", result.message());
     pthread_kill(waiter.native_handle(), SIGTERM);

@@ -71,7 +71,7 @@ class ProcessRuntime final : public Runtime {
   void cancel(const std::string& task_id) override;
 
   // The instances whose process runs, for heartbeats.
-  std::vector<axion::v1::RunningService> running() const;
+  std::vector<axion::v1::RunningService> running() const override;
   // Stops every instance (for tests; the agent never takes its services down).
   void stop_all();
 

@@ -54,6 +54,9 @@ class Runtimes {
   void dispatch(const axion::v1::Task& task, TaskSink& sink);
   void cancel(const std::string& task_id);
   std::vector<axion::v1::RunningService> running() const;
+  // Destroys the runtimes (their threads end; the services they started keep running). Called
+  // once the connection stopped, before the sink their threads report to goes away.
+  void clear() { runtimes_.clear(); }
 
  private:
   std::vector<std::unique_ptr<Runtime>> runtimes_;

@@ -10,6 +10,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 
@@ -45,11 +46,19 @@ inline std::string read_file(const std::string& path) {
 // A running axion-agent with its flags; stderr goes to a file.
 class AgentProcess {
  public:
-  explicit AgentProcess(std::vector<std::string> args) {
+  // `env` ("NAME=value") is set on top of this process's environment.
+  explicit AgentProcess(std::vector<std::string> args, std::vector<std::string> env = {}) {
     log_path_ = scratch_dir("agent-log") + "/stderr.log";
-    std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
     env.emplace_back("LOG_FORMAT=text");
+    for (char** e = environ; *e; ++e) {
+      const std::string kv = *e;
+      const auto name = kv.substr(0, kv.find('=') + 1);
+      if (std::none_of(env.begin(), env.end(), [&](const std::string& o) {
+            return o.compare(0, name.size(), name) == 0;
+          })) {
+        env.push_back(kv);
+      }
+    }
     std::vector<char*> envp;
     for (auto& kv : env) envp.push_back(kv.data());
     envp.push_back(nullptr);

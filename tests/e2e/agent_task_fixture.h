@@ -121,12 +121,14 @@ class AgentTaskE2E : public AgentE2E {
   }
 
   // A real axion-agent for this fixture's server, registered with a fresh token.
+  // `extra` are more flags, `env` ("NAME=value") set on top of the test's environment.
   std::unique_ptr<AgentProcess> start_agent(const std::string& dir,
-                                            std::vector<std::string> extra = {}) {
+                                            std::vector<std::string> extra = {},
+                                            std::vector<std::string> env = {}) {
     if (!std::filesystem::exists(dir + "/token")) std::ofstream(dir + "/token") << mint_token();
     auto args = agent_args(dir + "/state", dir + "/token");
     args.insert(args.end(), extra.begin(), extra.end());
-    auto agent = std::make_unique<AgentProcess>(args);
+    auto agent = std::make_unique<AgentProcess>(args, std::move(env));
     EXPECT_TRUE(eventually([&] { return status().connected(); })) << agent->log();
     return agent;
   }

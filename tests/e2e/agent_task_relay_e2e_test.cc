@@ -126,7 +126,9 @@ TEST_F(AgentTaskRelayE2E, ARealAgentAnswersATaskForARuntimeItLacksAndWatchersSee
   const std::string dir = scratch_dir("agent-task-agent");
   const std::string token_file = dir + "/token";
   std::ofstream(token_file) << mint_token();
-  AgentProcess agent(agent_args(dir + "/state", token_file));
+  // No Docker engine answers at this address, so the agent lacks the compose runtime.
+  AgentProcess agent(agent_args(dir + "/state", token_file),
+                     {"DOCKER_HOST=unix://" + dir + "/no-docker.sock"});
   ASSERT_TRUE(eventually([&] { return status().connected(); })) << agent.log();
 
   v1::AgentTask compose;

@@ -16,18 +16,13 @@
 
 #include "agent/instance_env.h"
 #include "agent/instance_logs.h"
+#include "common/wall_clock.h"
 
 namespace axion::agent {
 
 namespace v1 = axion::v1;
 
 namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string log_path(const std::string& dir, const char* name) {
   return (std::filesystem::path(dir) / name).string();
@@ -100,7 +95,7 @@ void ProcessRuntime::adopt_recorded_instances() {
     instance->stop_requested = r.state == "stopped" || r.state == "failed";
     instance->backoff = options_.restart_backoff_min;
     instance->spawned_at = now - std::chrono::milliseconds(std::max<std::int64_t>(
-                                     0, wall_ms() - r.started_at_ms));
+                                     0, wall_clock_ms() - r.started_at_ms));
     if (instance->running) {
       spdlog::info("process runtime: adopted instance {} of {} (pid {})", r.instance_id,
                    r.service, r.pid);
@@ -228,7 +223,7 @@ Status ProcessRuntime::launch_locked(Instance& instance) {
   r.pid = *pid;
   // A process that already exited is still a zombie of ours here, so its start time is there.
   r.start_time = process_start_time(*pid).value_or(0);
-  r.started_at_ms = wall_ms();
+  r.started_at_ms = wall_clock_ms();
   r.state = "running";
   instance.running = true;
   instance.last_exit.reset();

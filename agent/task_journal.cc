@@ -8,6 +8,7 @@
 
 #include "agent/state_store.h"
 #include "common/status.h"
+#include "common/wall_clock.h"
 
 namespace axion::agent {
 
@@ -17,12 +18,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSuffix = ".task";
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool terminal(v1::TaskState s) {
   return s == v1::TASK_STATE_SUCCEEDED || s == v1::TASK_STATE_FAILED ||
@@ -97,7 +92,7 @@ Result<bool> TaskJournal::record_terminal(const v1::TaskUpdate& update) {
   if (it->second.has_terminal()) return false;
   v1::AgentJournalEntry entry = it->second;
   *entry.mutable_terminal() = update;
-  entry.set_finished_at_ms(now_ms());
+  entry.set_finished_at_ms(wall_clock_ms());
   AXION_RETURN_IF_ERROR(save(entry));
   it->second = std::move(entry);
   return true;
@@ -156,7 +151,7 @@ std::vector<std::string> TaskJournal::open_ids() const {
 std::size_t TaskJournal::prune() {
   std::lock_guard lock(mu_);
   const std::int64_t cutoff =
-      now_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(keep_).count();
+      wall_clock_ms() - std::chrono::duration_cast<std::chrono::milliseconds>(keep_).count();
   std::size_t removed = 0;
   for (auto it = entries_.begin(); it != entries_.end();) {
     const auto& e = it->second;

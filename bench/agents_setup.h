@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bench/agents_streams.h"
+#include "tests/support/free_port.h"
 
 namespace axion::bench {
 
@@ -29,8 +30,7 @@ class ChildProcess {
   pid_t pid_ = -1;
 };
 
-// A free loopback TCP port (bound and released).
-int free_port();
+using axion::testing::free_port;
 
 // Resident memory of `pid` in KiB (VmRSS), or 0 if unreadable.
 std::int64_t rss_kib(pid_t pid);

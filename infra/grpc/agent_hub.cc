@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "commands/validators.h"
+#include "common/wall_clock.h"
 #include "infra/grpc/agent_secrets.h"
 #include "infra/grpc/command_gateway.h"
 
@@ -15,12 +16,6 @@ namespace v1 = axion::v1;
 namespace {
 
 constexpr std::size_t kMaxToken = 4096;
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 Status unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
 
@@ -215,7 +210,7 @@ void AgentHub::hello(const std::string& session_id, const v1::AgentHello& hello,
                  s.admitted = true;
                  s.cluster_id = cluster_id;
                  s.version = version;
-                 s.connected_at_ms = wall_ms();
+                 s.connected_at_ms = wall_clock_ms();
                  s.last_sign = Clock::now();
                  // A newer stream of the same server replaces the older one.
                  auto& current = current_[server_id];
@@ -249,7 +244,7 @@ void AgentHub::heartbeat(const std::string& session_id, const v1::AgentHeartbeat
   if (it == sessions_.end() || !it->second.admitted) return;
   Session& s = it->second;
   s.last_sign = Clock::now();
-  s.last_heartbeat_ms = wall_ms();
+  s.last_heartbeat_ms = wall_clock_ms();
   ++s.heartbeats;
   ++totals_.heartbeats;
   s.load.set_cpu_percent(hb.cpu_percent());

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands/validators.h"
+#include "common/wall_clock.h"
 #include "events/envelope.h"
 #include "events/topics.h"
 #include "infra/grpc/agent_task_relay.h"
@@ -16,19 +17,13 @@ namespace {
 
 constexpr std::size_t kMaxResultsPerAppend = 500;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 events::Record record_of(const google::protobuf::Message& payload, std::string_view aggregate_type,
                          const std::string& aggregate_id, const std::string& actor) {
   events::EnvelopeMeta meta;
   meta.event_id = new_uuid();
   meta.aggregate_type = std::string(aggregate_type);
   meta.aggregate_id = aggregate_id;
-  meta.occurred_at_ms = now_ms();
+  meta.occurred_at_ms = wall_clock_ms();
   meta.actor = actor;
   // Not an aggregate's stream: the ledger orders by log position, so no sequence is kept.
   meta.sequence = 0;
@@ -163,7 +158,7 @@ void AgentTaskRelay::write_loop() {
     std::vector<Notice> notices;
     {
       std::lock_guard lock(mu_);
-      const std::int64_t at = now_ms();
+      const std::int64_t at = wall_clock_ms();
       for (const auto& p : batch) {
         // The tail reader may have folded this very record already: no change then.
         fold_result_locked(p.result, at, out, notices);

@@ -2,9 +2,10 @@
 
 #include <spdlog/spdlog.h>
 
+#include "commands/validators.h"
+#include "common/wall_clock.h"
 #include "events/envelope.h"
 #include "events/topics.h"
-#include "commands/validators.h"
 
 namespace axion::infra::gateway {
 
@@ -12,12 +13,6 @@ namespace v1 = axion::v1;
 using commands::AgentTaskLedger;
 
 namespace {
-
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 v1::ServerMessage task_message(const v1::AgentTask& task) {
   v1::ServerMessage m;
@@ -145,7 +140,7 @@ void AgentTaskRelay::read_loop() {
     if (now - last_expiry > std::chrono::minutes(1)) {
       last_expiry = now;
       std::lock_guard lock(mu_);
-      ledger_.expire(wall_ms(), options_.result_ttl.count());
+      ledger_.expire(wall_clock_ms(), options_.result_ttl.count());
     }
     flush(out, notices);
   }

@@ -19,24 +19,13 @@
 #include <vector>
 
 #include "tests/integration/log_backends.h"
+#include "tests/support/free_port.h"
 
 extern char** environ;
 
 namespace axion::testing {
 
 using std::chrono::milliseconds;
-
-inline int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // A running axion-server with its own environment; stderr goes to a file we can read.
 class ServerProcess {

@@ -1,11 +1,8 @@
 // ComposeRuntime against the real Docker engine of scripts/docker-engine (DOCKER_HOST) and the
 // local images it builds (axion-test/web:1: busybox httpd serving $VERSION, with a health check).
 // Without an engine the tests skip, or fail when AXION_REQUIRE_DOCKER=1 (scripts/test).
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -15,6 +12,7 @@
 
 #include "agent/compose_runtime.h"
 #include "agent/compose_tasks.h"
+#include "tests/support/free_port.h"
 
 namespace axion::agent {
 namespace {
@@ -49,17 +47,7 @@ class RecordingSink : public TaskSink {
   std::vector<v1::TaskUpdate> updates_;
 };
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using axion::testing::free_port;
 
 std::string two_services(int port, const std::string& version) {
   return "version: \"2.4\"\nservices:\n"

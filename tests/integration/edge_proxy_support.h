@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "agent/runtime.h"
+#include "tests/support/free_port.h"
 
 extern char** environ;
 
@@ -59,19 +60,6 @@ class ScratchDir {
  private:
   std::string path_;
 };
-
-// A port nothing listens on right now.
-inline int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // axion-test-service --version <version> with AXION_INSTANCE_ID=<instance>, on a free port.
 class TestService {

@@ -11,18 +11,13 @@
 #include <exception>
 
 #include "axion/v1/log.pb.h"
+#include "common/wall_clock.h"
 #include "events/partitioner.h"
 #include "infra/rocksdb/impl/keys.h"
 
 namespace axion::infra::rocksdb {
 
 namespace {
-
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // The prefix of a record key up to its partition ('R' topic '\0' be32): offsets arrive in order
 // per partition, so the memtable keeps an insert hint per prefix and appends stay cheap.
@@ -231,7 +226,7 @@ void LogCore::write_batch(std::vector<PendingAppend*> batch) {
   WrittenBatch written;
   written.appends = std::move(batch);
   written.positions.resize(written.appends.size());
-  const std::int64_t ts = now_ms();
+  const std::int64_t ts = wall_clock_ms();
   std::vector<std::pair<PendingAppend*, Status>> refused;
   {
     std::lock_guard lock(mu_);

@@ -73,6 +73,12 @@ void AgentConnection::update(const v1::TaskUpdate& update) {
   write(m);
 }
 
+void AgentConnection::log(const v1::LogLine& line) {
+  v1::AgentMessage m;
+  *m.mutable_log_line() = line;
+  write(m);
+}
+
 void AgentConnection::resume() {
   for (const auto& task : journal_.unfinished()) {
     spdlog::info("resuming task {} (journaled before the agent stopped)", task.task_id());

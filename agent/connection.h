@@ -45,6 +45,8 @@ class AgentConnection final : public TaskSink {
 
   // TaskSink: what the runtimes report (thread-safe).
   void update(const axion::v1::TaskUpdate& update) override;
+  // Sent if a stream is up, else dropped (the output files keep every line).
+  void log(const axion::v1::LogLine& line) override;
 
   // Connects and reconnects until stop(). Returns OK after stop(), or a lasting error the agent
   // cannot recover from by itself (it cannot store its credential).

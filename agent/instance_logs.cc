@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -61,6 +62,44 @@ std::string read_tail(const std::string& path, std::size_t max_bytes) {
   in.read(out.data(), static_cast<std::streamsize>(out.size()));
   out.resize(static_cast<std::size_t>(in.gcount()));
   return out;
+}
+
+std::uint64_t file_size(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<std::uint64_t>(size);
+}
+
+std::vector<std::string> LineFollower::next_lines(std::size_t max_lines,
+                                                  std::size_t max_line_bytes) {
+  std::vector<std::string> lines;
+  const std::uint64_t size = file_size(path_);
+  if (size < offset_) offset_ = 0;  // rotated
+  if (size == offset_ || max_lines == 0) return lines;
+  std::ifstream in(path_, std::ios::binary);
+  if (!in) return lines;
+  in.seekg(static_cast<std::streamoff>(offset_));
+  const std::size_t budget = max_lines * (max_line_bytes + 1);
+  std::string chunk(static_cast<std::size_t>(std::min<std::uint64_t>(size - offset_, budget)),
+                    '\0');
+  in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+  chunk.resize(static_cast<std::size_t>(in.gcount()));
+  std::size_t at = 0;
+  while (lines.size() < max_lines && at < chunk.size()) {
+    const std::size_t newline = chunk.find('\n', at);
+    const std::size_t end = newline == std::string::npos ? chunk.size() : newline;
+    const bool complete = newline != std::string::npos;
+    if (end - at > max_line_bytes || (!complete && end - at == max_line_bytes)) {
+      lines.push_back(chunk.substr(at, max_line_bytes));  // too long: cut, the rest follows
+      at += max_line_bytes;
+      continue;
+    }
+    if (!complete) break;  // wait for its end
+    lines.push_back(chunk.substr(at, end - at));
+    at = end + 1;
+  }
+  offset_ += at;
+  return lines;
 }
 
 std::string output_tail(const std::string& stdout_path, const std::string& stderr_path,

@@ -34,4 +34,23 @@ std::string read_tail(const std::string& path, std::size_t max_bytes);
 std::string output_tail(const std::string& stdout_path, const std::string& stderr_path,
                         std::size_t max_bytes);
 
+// Follows a growing output file from an offset and returns its new complete lines: what the
+// runtime streams to axion-server as LogLines while a task runs. A file that shrank (rotated:
+// truncated in place) is followed again from its start. Not thread-safe.
+class LineFollower {
+ public:
+  LineFollower(std::string path, std::uint64_t offset) : path_(std::move(path)), offset_(offset) {}
+  // The complete lines written since the last call, without their newlines, at most
+  // `max_lines`; a line longer than `max_line_bytes` is cut there (the rest is a next line).
+  std::vector<std::string> next_lines(std::size_t max_lines, std::size_t max_line_bytes);
+  std::uint64_t offset() const { return offset_; }
+
+ private:
+  std::string path_;
+  std::uint64_t offset_;
+};
+
+// The size of a file (0 if it does not exist).
+std::uint64_t file_size(const std::string& path);
+
 }  // namespace axion::agent

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "agent/health_probe.h"
+#include "agent/instance_logs.h"
 #include "agent/instance_record.h"
 #include "agent/process_control.h"
 #include "agent/runtime.h"
@@ -102,6 +103,12 @@ class ProcessRuntime final : public Runtime {
     std::thread thread;
   };
 
+  // The instance's output files, followed while a START task watches it (LogLines).
+  struct OutputFollowers {
+    LineFollower out;
+    LineFollower err;
+  };
+
   // How watching an instance ended.
   enum class Watch { kHealthy, kUnhealthy, kExited, kCancelled, kDeadline, kStopped, kShutdown };
   struct WatchResult {
@@ -129,7 +136,10 @@ class ProcessRuntime final : public Runtime {
   void run_health_check(Job& job);
   // process_runtime_watch.cc
   WatchResult watch(Job& job, const std::string& instance_id,
-                    const std::optional<axion::v1::HealthCheck>& check, Clock::time_point since);
+                    const std::optional<axion::v1::HealthCheck>& check, Clock::time_point since,
+                    OutputFollowers* output = nullptr);
+  // Sends the lines `output` has not sent yet to the job's sink. Call without mu_ held.
+  void forward_output(Job& job, OutputFollowers& output);
   // Graceful stop (SIGTERM, stop timeout, SIGKILL); blocks until the process is gone. Says
   // what happened, for a detail.
   std::string stop_instance(const std::string& instance_id);

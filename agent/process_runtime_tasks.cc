@@ -19,6 +19,10 @@ namespace v1 = axion::v1;
 namespace {
 
 constexpr std::size_t kOutputLimit = 64 * 1024;
+// LogLines: at most this many per output file and pass (a pass every 100 ms or probe), cut
+// at this length.
+constexpr std::size_t kLogLinesPerPass = 200;
+constexpr std::size_t kLogLineBytes = 4096;
 
 google::protobuf::Timestamp now_timestamp() {
   const auto wall = std::chrono::system_clock::now().time_since_epoch();
@@ -37,9 +41,13 @@ std::optional<v1::HealthCheck> check_of(const v1::ProcessSpec& spec) {
   return spec.health_check();
 }
 
+std::string output_file(const std::string& dir, const char* name) {
+  return (std::filesystem::path(dir) / name).string();
+}
+
 std::string output_of(const std::string& dir) {
-  return output_tail((std::filesystem::path(dir) / "stdout.log").string(),
-                     (std::filesystem::path(dir) / "stderr.log").string(), kOutputLimit);
+  return output_tail(output_file(dir, "stdout.log"), output_file(dir, "stderr.log"),
+                     kOutputLimit);
 }
 
 }  // namespace
@@ -53,6 +61,28 @@ void ProcessRuntime::report(Job& job, v1::TaskUpdate update) {
     sink = job.sink;
   }
   sink->update(update);
+}
+
+void ProcessRuntime::forward_output(Job& job, OutputFollowers& output) {
+  TaskSink* sink;
+  {
+    std::lock_guard lock(mu_);
+    sink = job.sink;
+  }
+  const auto& spec = job.task.spec().process();
+  for (auto [follower, stream] : {std::pair{&output.out, v1::LOG_STREAM_STDOUT},
+                                  std::pair{&output.err, v1::LOG_STREAM_STDERR}}) {
+    for (auto& text : follower->next_lines(kLogLinesPerPass, kLogLineBytes)) {
+      v1::LogLine line;
+      line.set_task_id(job.task.task_id());
+      line.set_deployment_id(job.task.deployment_id());
+      line.set_service(spec.service());
+      line.set_stream(stream);
+      line.set_line(std::move(text));
+      *line.mutable_at() = now_timestamp();
+      sink->log(line);
+    }
+  }
 }
 
 void ProcessRuntime::finish(Job& job, v1::TaskState state, std::string detail,
@@ -182,6 +212,12 @@ void ProcessRuntime::run_start(Job& job) {
   instance->task_succeeded = false;
   instance->restart_due = false;
   instance->backoff = options_.restart_backoff_min;
+  // Output from here on is this task's (the files are appended to across restarts).
+  OutputFollowers output{
+      LineFollower(output_file(instance->dir, "stdout.log"),
+                   file_size(output_file(instance->dir, "stdout.log"))),
+      LineFollower(output_file(instance->dir, "stderr.log"),
+                   file_size(output_file(instance->dir, "stderr.log")))};
   std::string detail;
   if (adopted) {
     persist_locked(*instance);
@@ -228,7 +264,8 @@ void ProcessRuntime::run_start(Job& job) {
   running.set_detail(detail);
   report(job, running);
 
-  const WatchResult result = watch(job, id, check_of(spec), since);
+  const WatchResult result = watch(job, id, check_of(spec), since, &output);
+  forward_output(job, output);  // what it wrote last
   switch (result.what) {
     case Watch::kShutdown:
       return;  // the agent stops; the record lets the next agent process resume this task

@@ -28,13 +28,19 @@ bool deadline_passed(const v1::Task& task) {
 
 ProcessRuntime::WatchResult ProcessRuntime::watch(Job& job, const std::string& id,
                                                   const std::optional<v1::HealthCheck>& check,
-                                                  Clock::time_point since) {
+                                                  Clock::time_point since,
+                                                  OutputFollowers* output) {
   const HealthPolicy policy = check ? health_policy(*check) : HealthPolicy{};
   HealthTracker tracker(policy);
   const bool is_start = job.task.kind() == v1::TASK_KIND_START_SERVICE;
   auto next_probe = Clock::now();
   std::unique_lock lock(mu_);
   for (;;) {
+    if (output) {
+      lock.unlock();
+      forward_output(job, *output);
+      lock.lock();
+    }
     if (shutting_down_) return {Watch::kShutdown, "", {}};
     if (job.cancel_requested) return {Watch::kCancelled, "cancelled", {}};
     if (deadline_passed(job.task)) return {Watch::kDeadline, "deadline passed", {}};

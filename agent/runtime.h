@@ -19,6 +19,8 @@ class TaskSink {
  public:
   virtual ~TaskSink() = default;
   virtual void update(const axion::v1::TaskUpdate& update) = 0;
+  // A line of output of a running task, streamed live (best effort: not journaled or resent).
+  virtual void log(const axion::v1::LogLine& line) { (void)line; }
 };
 
 class Runtime {

@@ -88,6 +88,9 @@ std::string ServerApp::metrics() const {
     out << "# HELP axion_agent_task_results_total Terminal task results recorded.\n"
            "# TYPE axion_agent_task_results_total counter\naxion_agent_task_results_total "
         << t.results_recorded << "\n";
+    out << "# HELP axion_agent_task_log_lines_total Output lines agents streamed for tasks.\n"
+           "# TYPE axion_agent_task_log_lines_total counter\naxion_agent_task_log_lines_total "
+        << t.log_lines << "\n";
     out << "# HELP axion_agent_task_results_repeated_total Terminal results resent by agents "
            "after they were recorded (acknowledged again, not recorded twice).\n"
            "# TYPE axion_agent_task_results_repeated_total counter\n"

@@ -80,6 +80,7 @@ class AgentHubListener {
   virtual void task_ack(const std::string& server_id, const axion::v1::TaskAck& ack) = 0;
   virtual void task_update(const std::string& server_id, const std::string& agent_id,
                            const axion::v1::TaskUpdate& update) = 0;
+  virtual void task_log(const std::string& server_id, const axion::v1::LogLine& line) = 0;
 };
 
 // What the hub knows of a server's agent right now.

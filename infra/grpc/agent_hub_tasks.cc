@@ -1,5 +1,5 @@
 // AgentHub's part in task delivery: which streams it holds, writing to them, and passing the
-// agents' TaskAck and TaskUpdate messages to the relay (AgentHubListener).
+// agents' TaskAck, TaskUpdate and LogLine messages to the relay (AgentHubListener).
 #include "infra/grpc/agent_hub.h"
 
 namespace axion::infra::gateway {
@@ -22,6 +22,8 @@ void AgentHub::task_message(const std::string& session_id, const v1::AgentMessag
     listener_->task_ack(server_id, message.task_ack());
   } else if (message.has_task_update()) {
     listener_->task_update(server_id, agent_id, message.task_update());
+  } else if (message.has_log_line()) {
+    listener_->task_log(server_id, message.log_line());
   }
 }
 

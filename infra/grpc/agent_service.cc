@@ -94,6 +94,7 @@ class AgentStream final : public ::grpc::ServerBidiReactor<v1::AgentMessage, v1:
         break;
       case v1::AgentMessage::kTaskUpdate:
       case v1::AgentMessage::kTaskAck:
+      case v1::AgentMessage::kLogLine:
         hub_.task_message(session_, in_);
         break;
       default:

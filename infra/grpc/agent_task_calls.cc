@@ -102,7 +102,11 @@ Result<v1::AgentTaskStatus> AgentTaskRelay::get(const std::string& task_id) cons
   if (!entry) {
     return not_found("task '" + task_id + "' is not known (never queued, or its result expired)");
   }
-  return status_of(*entry);
+  auto status = status_of(*entry);
+  if (const auto it = logs_.find(task_id); it != logs_.end()) {
+    for (const auto& line : it->second.lines) *status.add_log_lines() = line;
+  }
+  return status;
 }
 
 std::uint64_t AgentTaskRelay::watch(const std::string& task_id, Watcher watcher) {

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -60,6 +61,7 @@ struct AgentTaskRelayStats {
   std::uint64_t results_recorded = 0;
   std::uint64_t results_repeated = 0;  // terminal results that were already recorded
   std::uint64_t records_folded = 0;
+  std::uint64_t log_lines = 0;  // LogLines received from agents
 };
 
 // Whether a server exists (OK), or NOT_FOUND / UNAVAILABLE.
@@ -99,6 +101,10 @@ class AgentTaskRelay final : public AgentHubListener {
   void task_ack(const std::string& server_id, const axion::v1::TaskAck& ack) override;
   void task_update(const std::string& server_id, const std::string& agent_id,
                    const axion::v1::TaskUpdate& update) override;
+  // Keeps the line (the latest 200 per task, 16 MiB in all: the oldest tasks' lines go first)
+  // and passes it to the task's watchers. A line for a task unknown here or queued for another
+  // server is dropped.
+  void task_log(const std::string& server_id, const axion::v1::LogLine& line) override;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -150,6 +156,13 @@ class AgentTaskRelay final : public AgentHubListener {
   std::vector<std::int64_t> next_offset_;       // per partition, of the tail reader
   std::vector<PendingResult> pending_;          // results waiting for the writer
   std::map<std::uint64_t, std::pair<std::string, Watcher>> watchers_;
+  struct TaskLog {
+    std::deque<axion::v1::LogLine> lines;
+    std::size_t bytes = 0;
+  };
+  std::map<std::string, TaskLog> logs_;  // by task id (agent_task_logs.cc)
+  std::deque<std::string> log_order_;    // task ids by their first line, for eviction
+  std::size_t log_bytes_ = 0;
   std::uint64_t next_watcher_ = 1;
   AgentTaskRelayStats totals_;
   bool running_ = false;

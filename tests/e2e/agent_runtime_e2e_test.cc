@@ -151,6 +151,14 @@ TEST_F(AgentRuntimeE2E, ARealServiceStartsHealthyServesAndStops) {
   EXPECT_FALSE(started.agent_id().empty());
   EXPECT_EQ(http_get(port, "/"), marker_ + " web-1\n");
   EXPECT_EQ(pids_with(marker_).size(), 1u);
+  // Its output was streamed while the task ran (LogLines), and the server kept it.
+  const auto with_logs = get("start-web");
+  ASSERT_GE(with_logs.log_lines_size(), 1) << agent_->log();
+  EXPECT_EQ(with_logs.log_lines(0).line(),
+            "axion-test-service " + marker_ + " listening on " + std::to_string(port));
+  EXPECT_EQ(with_logs.log_lines(0).stream(), v1::LOG_STREAM_STDOUT);
+  EXPECT_EQ(with_logs.log_lines(0).service(), "web");
+  EXPECT_EQ(with_logs.log_lines(0).task_id(), "start-web");
 
   const auto stopped = run(stop_task("stop-web"));
   EXPECT_EQ(stopped.last_update().state(), v1::TASK_STATE_SUCCEEDED)

@@ -1,7 +1,8 @@
 // Agent tasks end to end, against a real axion-server: AgentTaskService queues a task on
 // axion.agent.tasks.v1, the relay delivers it on the agent's stream (again after a reconnect,
-// with its cancel), results are recorded once and acknowledged, bad input is refused, and a
-// real axion-agent answers a task it has no runtime for with a clear FAILED.
+// with its cancel), results are recorded once and acknowledged, output lines reach watchers,
+// bad input is refused, and a real axion-agent answers a task it has no runtime for with a
+// clear FAILED.
 #include "tests/e2e/agent_task_fixture.h"
 
 namespace axion::testing {
@@ -55,6 +56,60 @@ TEST_F(AgentTaskRelayE2E, AQueuedTaskReachesTheAgentAndItsResultIsRecordedOnce) 
   v1::SubmitAgentTaskResponse after;
   ASSERT_TRUE(submit(start_task("t-1"), &after).ok());
   EXPECT_TRUE(after.duplicate());
+}
+
+TEST_F(AgentTaskRelayE2E, OutputLinesReachWatchersAndGetButOnlyForTheAgentsOwnTasks) {
+  auto agent = connect(mint_token());
+  ASSERT_TRUE(submit(start_task("t-log")).ok());
+  v1::ServerMessage m;
+  ASSERT_TRUE(agent->next(&m) && m.has_task());
+  agent->send(ack("t-log"));
+  agent->send(report("t-log", v1::TASK_STATE_RUNNING));
+  ASSERT_TRUE(eventually([&] {
+    return get("t-log").last_update().state() == v1::TASK_STATE_RUNNING;
+  }));
+
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("authorization", "Bearer " + kApiToken);
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::GetAgentTaskRequest req;
+  req.set_task_id("t-log");
+  auto watch = tasks_->WatchAgentTask(&ctx, req);
+  v1::AgentTaskStatus seen;
+  ASSERT_TRUE(watch->Read(&seen));  // the current status first
+  EXPECT_EQ(seen.log_lines_size(), 0);
+
+  const auto line = [](const std::string& task_id, const std::string& text) {
+    v1::AgentMessage msg;
+    msg.mutable_log_line()->set_task_id(task_id);
+    msg.mutable_log_line()->set_service("web");
+    msg.mutable_log_line()->set_stream(v1::LOG_STREAM_STDERR);
+    msg.mutable_log_line()->set_line(text);
+    return msg;
+  };
+  agent->send(line("t-log", "starting"));
+  agent->send(line("t-elsewhere", "not a task of this server"));  // unknown: dropped
+  agent->send(line("t-log", "ready"));
+  ASSERT_TRUE(watch->Read(&seen));
+  ASSERT_EQ(seen.log_lines_size(), 1);  // each message carries what is new
+  EXPECT_EQ(seen.log_lines(0).line(), "starting");
+  ASSERT_TRUE(watch->Read(&seen));
+  ASSERT_EQ(seen.log_lines_size(), 1);
+  EXPECT_EQ(seen.log_lines(0).line(), "ready");
+
+  const auto status = get("t-log");  // the lines kept, in order
+  ASSERT_EQ(status.log_lines_size(), 2);
+  EXPECT_EQ(status.log_lines(0).line(), "starting");
+  EXPECT_EQ(status.log_lines(1).line(), "ready");
+  EXPECT_EQ(status.log_lines(1).stream(), v1::LOG_STREAM_STDERR);
+  EXPECT_EQ(metric("axion_agent_task_log_lines_total"), "2");
+
+  agent->send(report("t-log", v1::TASK_STATE_SUCCEEDED));
+  while (watch->Read(&seen)) {
+  }
+  EXPECT_TRUE(watch->Finish().ok());
+  EXPECT_TRUE(seen.terminal());
+  agent->close();
 }
 
 TEST_F(AgentTaskRelayE2E, AnUnfinishedTaskIsDeliveredAgainOnReconnectAndItsCancelFollows) {

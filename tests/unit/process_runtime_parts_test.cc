@@ -1,8 +1,12 @@
 // The process runtime's pure parts: health thresholds, log rotation naming, the instance record
-// round trip, the service environment with its ports, and the restart policy.
+// round trip, the service environment with its ports, the restart policy, and following output
+// files line by line (LogLines).
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 
 #include "agent/health_probe.h"
 #include "agent/instance_env.h"
@@ -130,6 +134,65 @@ TEST(RestartPolicy, DecidesByPolicyAndExit) {
   EXPECT_TRUE(should_restart(v1::RESTART_POLICY_ON_FAILURE, unknown));
   EXPECT_EQ(next_backoff(std::chrono::milliseconds(1000), std::chrono::milliseconds(30000)).count(), 2000);
   EXPECT_EQ(next_backoff(std::chrono::milliseconds(20000), std::chrono::milliseconds(30000)).count(), 30000);
+}
+
+}  // namespace
+}  // namespace axion::agent
+
+namespace axion::agent {
+namespace {
+
+class LineFollowerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/axion-follow-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    path_ = dir_ + "/stdout.log";
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void append(const std::string& text) { std::ofstream(path_, std::ios::app) << text; }
+
+  std::string dir_, path_;
+};
+
+TEST_F(LineFollowerTest, ReturnsCompleteLinesAndHoldsAPartialOne) {
+  append("before\n");
+  LineFollower follow(path_, file_size(path_));  // starts after what was there
+  EXPECT_TRUE(follow.next_lines(10, 100).empty());
+  append("one\ntwo\nthr");
+  EXPECT_EQ(follow.next_lines(10, 100), (std::vector<std::string>{"one", "two"}));
+  EXPECT_TRUE(follow.next_lines(10, 100).empty());
+  append("ee\n\n");
+  EXPECT_EQ(follow.next_lines(10, 100), (std::vector<std::string>{"three", ""}));
+}
+
+TEST_F(LineFollowerTest, BoundsLinesPerCallAndCutsLongLines) {
+  LineFollower follow(path_, 0);
+  append("a\nb\nc\n" + std::string(25, 'x') + "\n");
+  EXPECT_EQ(follow.next_lines(2, 10), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(follow.next_lines(10, 10),
+            (std::vector<std::string>{"c", std::string(10, 'x'), std::string(10, 'x'),
+                                      std::string(5, 'x')}));
+  append(std::string(10, 'y'));  // exactly the limit, no newline yet: cut
+  EXPECT_EQ(follow.next_lines(10, 10), (std::vector<std::string>{std::string(10, 'y')}));
+  append("\nz\n");
+  EXPECT_EQ(follow.next_lines(10, 10), (std::vector<std::string>{"", "z"}));
+}
+
+TEST_F(LineFollowerTest, FollowsARotatedFileFromItsStart) {
+  append("old line that is long\n");
+  LineFollower follow(path_, file_size(path_));
+  std::filesystem::resize_file(path_, 0);  // rotation truncates in place
+  append("new\n");
+  EXPECT_EQ(follow.next_lines(10, 100), (std::vector<std::string>{"new"}));
+  EXPECT_EQ(follow.offset(), 4u);
+}
+
+TEST_F(LineFollowerTest, AMissingFileHasNoLines) {
+  LineFollower follow(dir_ + "/absent.log", 0);
+  EXPECT_TRUE(follow.next_lines(10, 100).empty());
+  EXPECT_EQ(file_size(dir_ + "/absent.log"), 0u);
 }
 
 }  // namespace

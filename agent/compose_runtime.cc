@@ -179,6 +179,13 @@ void ComposeRuntime::finish(Job& job, const TaskUpdate& update) {
   TaskSink* sink;
   {
     std::lock_guard lock(mu_);
+    if (stopping_) {
+      // Interrupted because the agent stops, not cancelled by anyone: no result is journaled,
+      // so the next agent process resumes the task (compose up and down are idempotent).
+      spdlog::info("compose task {} interrupted by the agent's stop; it resumes at the next start",
+                   job.task.task_id());
+      return;
+    }
     Record& record = tasks_[job.task.task_id()];
     if (record.phase == Phase::kDone) return;
     record.phase = Phase::kDone;

@@ -40,7 +40,8 @@ class ComposeRuntime final : public Runtime {
  public:
   // Probes the engine (blocks up to a few probe timeouts) and starts the worker thread.
   explicit ComposeRuntime(ComposeRuntimeOptions options);
-  // Cancels the running task (it reports CANCELLED), drops queued ones unreported, joins.
+  // Stops the running task's command and drops queued tasks, reporting nothing (the agent's
+  // journal resumes them at its next start), joins.
   ~ComposeRuntime() override;
   ComposeRuntime(const ComposeRuntime&) = delete;
   ComposeRuntime& operator=(const ComposeRuntime&) = delete;

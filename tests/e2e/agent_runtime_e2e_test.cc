@@ -93,6 +93,14 @@ class AgentRuntimeE2E : public AgentTaskE2E {
     check->set_unhealthy_threshold(3);
     return t;
   }
+  // A start that stays RUNNING: healthy only after ten minutes, and failed probes do not count
+  // before then (start period), so only a cancel ends it.
+  v1::AgentTask slow_task(const std::string& id) {
+    auto t = service_task(id, free_port(), {"--healthy-after-ms", "600000"});
+    t.mutable_task()->mutable_spec()->mutable_process()->mutable_health_check()
+        ->mutable_start_period()->set_seconds(600);
+    return t;
+  }
   v1::AgentTask stop_task(const std::string& id, v1::TaskKind kind = v1::TASK_KIND_STOP_SERVICE) {
     v1::AgentTask t;
     t.set_server_id(server_id_);
@@ -182,12 +190,13 @@ TEST_F(AgentRuntimeE2E, AFailingHealthCheckIsReportedWithItsSamplesAndOutput) {
 
 TEST_F(AgentRuntimeE2E, CancelOfARunningTaskStopsItsProcess) {
   start_agent_here();
-  const auto task = service_task("start-slow", free_port(), {"--healthy-after-ms", "600000"});
+  const auto task = slow_task("start-slow");
   ASSERT_TRUE(submit(task).ok());
   ASSERT_TRUE(reached("start-slow", v1::TASK_STATE_RUNNING)) << agent_->log();
   ASSERT_EQ(pids_with(marker_).size(), 1u);
 
-  ASSERT_TRUE(cancel("start-slow").ok());
+  const auto cancelled = cancel("start-slow");
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error_message();
   const auto done = wait_terminal("start-slow");
   EXPECT_EQ(done.last_update().state(), v1::TASK_STATE_CANCELLED) << done.last_update().detail();
   EXPECT_TRUE(done.cancel_requested());
@@ -198,7 +207,7 @@ TEST_F(AgentRuntimeE2E, CancelOfARunningTaskStopsItsProcess) {
 // server crashed); the agent, already running it, neither starts a second process nor loses it.
 TEST_F(AgentRuntimeE2E, ATaskDeliveredTwiceRunsOnce) {
   start_agent_here();
-  const auto task = service_task("start-twice", free_port(), {"--healthy-after-ms", "600000"});
+  const auto task = slow_task("start-twice");
   ASSERT_TRUE(submit(task).ok());
   ASSERT_TRUE(submit(task).ok());  // the same task again: accepted, not queued twice
   ASSERT_TRUE(reached("start-twice", v1::TASK_STATE_RUNNING));
@@ -215,7 +224,8 @@ TEST_F(AgentRuntimeE2E, ATaskDeliveredTwiceRunsOnce) {
   ASSERT_TRUE(eventually([&] { return metric("axion_agent_task_deliveries_total") != "" &&
                                       metric("axion_agent_task_deliveries_total") != "0"; }))
       << server_->log();
-  ASSERT_TRUE(cancel("start-twice").ok());
+  const auto cancelled = cancel("start-twice");
+  ASSERT_TRUE(cancelled.ok()) << cancelled.error_message();
   const auto done = wait_terminal("start-twice");
   EXPECT_EQ(done.last_update().state(), v1::TASK_STATE_CANCELLED) << done.last_update().detail();
   const std::string out = instance_stdout();

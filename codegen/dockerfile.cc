@@ -11,7 +11,6 @@ namespace v1 = axion::v1;
 
 namespace {
 
-constexpr const char* kGeneratedName = "Dockerfile.axion";
 constexpr const char* kDefaultBase = "debian:bookworm-slim";
 
 // Exec form: a JSON array of strings, which Dockerfile parses without a shell or substitution.
@@ -97,7 +96,13 @@ Result<std::string> dockerfile_of(const v1::GraphVersion& graph, const v1::Servi
 
 std::string dockerfile_path(const v1::Service& service) {
   if (!service.has_build()) return "";
-  return generated(service) ? kGeneratedName : service.build().dockerfile();
+  return generated(service) ? "Dockerfile.axion-" + service.name() : service.build().dockerfile();
+}
+
+std::string generated_dockerfile_artifact(const v1::Service& service) {
+  if (!generated(service)) return "";
+  const std::string& context = service.build().context();
+  return (context.empty() || context == "." ? "" : context + "/") + dockerfile_path(service);
 }
 
 Result<std::vector<Artifact>> generate_dockerfiles(const v1::GraphVersion& graph) {
@@ -106,9 +111,7 @@ Result<std::vector<Artifact>> generate_dockerfiles(const v1::GraphVersion& graph
     if (!generated(s)) continue;
     auto text = dockerfile_of(graph, s);
     if (!text.ok()) return text.status();
-    const std::string context = s.build().context().empty() ? "." : s.build().context();
-    out.push_back(make_artifact(context == "." ? kGeneratedName : context + "/" + kGeneratedName,
-                                std::move(*text)));
+    out.push_back(make_artifact(generated_dockerfile_artifact(s), std::move(*text)));
   }
   return out;
 }

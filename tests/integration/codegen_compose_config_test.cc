@@ -81,7 +81,7 @@ TEST_F(ComposeConfigTest, DockerComposeAcceptsTheShopAndReadsTheValuesBack) {
             "service_started");
   EXPECT_EQ(services["web"]["depends_on"]["api"]["condition"].as<std::string>(),
             "service_healthy");
-  EXPECT_EQ(services["api"]["build"]["dockerfile"].as<std::string>(), "Dockerfile.axion");
+  EXPECT_EQ(services["api"]["build"]["dockerfile"].as<std::string>(), "Dockerfile.axion-api");
   EXPECT_TRUE(doc["networks"]["to-api"]) << result.out;
   EXPECT_TRUE(doc["volumes"]["worker-data"]) << result.out;
 }

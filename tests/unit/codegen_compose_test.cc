@@ -39,7 +39,7 @@ TEST(CodegenCompose, ServicesImagesAndBuilds) {
   EXPECT_EQ(services["web"]["image"].as<std::string>(), "nginx:1.25");
   EXPECT_EQ(strings(services["web"]["ports"]), std::vector<std::string>{"8080:80"});
   EXPECT_EQ(services["api"]["build"]["context"].as<std::string>(), "api");
-  EXPECT_EQ(services["api"]["build"]["dockerfile"].as<std::string>(), "Dockerfile.axion");
+  EXPECT_EQ(services["api"]["build"]["dockerfile"].as<std::string>(), "Dockerfile.axion-api");
   EXPECT_EQ(services["api"]["build"]["args"]["GO_VERSION"].as<std::string>(), "1.22");
   EXPECT_EQ(services["api"]["image"].as<std::string>(), "axion.local/api:0123456789ab");
   EXPECT_EQ(strings(services["api"]["expose"]), std::vector<std::string>{"9000"});
@@ -179,13 +179,24 @@ TEST(CodegenDockerfile, GeneratedForBuildsWithoutTheirOwn) {
   ASSERT_TRUE(files.ok()) << files.status().to_string();
   ASSERT_EQ(files->size(), 1u);
   const auto& f = (*files)[0];
-  EXPECT_EQ(f.path, "api/Dockerfile.axion");
+  EXPECT_EQ(f.path, "api/Dockerfile.axion-api");
   EXPECT_NE(f.content.find("\nFROM ${BASE_IMAGE}\n"), std::string::npos) << f.content;
   EXPECT_NE(f.content.find("\nWORKDIR /app\n"), std::string::npos);
   EXPECT_NE(f.content.find("\nEXPOSE 9000/tcp\n"), std::string::npos);
   EXPECT_NE(f.content.find("\nENTRYPOINT [\"/app/api\"]\n"), std::string::npos);
   EXPECT_NE(f.content.find("\nCMD [\"--listen\",\":9000\"]\n"), std::string::npos);
   EXPECT_NE(f.content.find("\nLABEL \"team\"=\"payments\"\n"), std::string::npos);
+
+  // Two services built from one context get one Dockerfile each.
+  auto shared = shop_graph();
+  auto* worker = shared.mutable_services(2);
+  worker->mutable_build()->set_context("api");
+  const auto both = generate_dockerfiles(shared);
+  ASSERT_TRUE(both.ok()) << both.status().to_string();
+  ASSERT_EQ(both->size(), 2u);
+  EXPECT_EQ((*both)[1].path, "api/Dockerfile.axion-worker");
+  EXPECT_EQ(compose_of(shared)["services"]["worker"]["build"]["dockerfile"].as<std::string>(),
+            "Dockerfile.axion-worker");
 
   auto own = shop_graph();
   own.mutable_services(1)->mutable_build()->set_dockerfile("build/Dockerfile");

@@ -36,7 +36,7 @@ struct CommandResult {
   std::string err;     // tail of stderr
   bool out_truncated = false;
   bool err_truncated = false;
-  std::string spawn_error;  // kSpawnFailed: why
+  std::string spawn_error;               // kSpawnFailed: why
   std::chrono::milliseconds timeout{0};  // the spec's, for describe()
 
   bool ok() const { return outcome == Outcome::kExited && exit_code == 0; }

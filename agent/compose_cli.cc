@@ -113,8 +113,9 @@ DockerCli::Probe DockerCli::probe(std::chrono::milliseconds timeout) const {
   } else if (run({"docker-compose", "version"}, timeout).ok()) {
     p.compose = {"docker-compose"};
   } else if (p.problem.empty()) {
-    p.problem = "no compose command: neither 'docker compose version' nor 'docker-compose "
-                "version' works (install docker-compose)";
+    p.problem =
+        "no compose command: neither 'docker compose version' nor 'docker-compose "
+        "version' works (install docker-compose)";
   }
   return p;
 }
@@ -130,12 +131,12 @@ CommandResult DockerCli::run(std::vector<std::string> argv, std::chrono::millise
   return run_command(spec);
 }
 
-Result<std::vector<ContainerState>> DockerCli::containers(
-    const std::string& project, std::chrono::milliseconds timeout) const {
+Result<std::vector<ContainerState>> DockerCli::containers(const std::string& project,
+                                                          std::chrono::milliseconds timeout) const {
   const std::string filter =
       "label=" + std::string(kProjectLabel) + (project.empty() ? "" : "=" + project);
-  const CommandResult ps = run({"docker", "ps", "-a", "-q", "--no-trunc", "--filter", filter},
-                               timeout);
+  const CommandResult ps =
+      run({"docker", "ps", "-a", "-q", "--no-trunc", "--filter", filter}, timeout);
   if (!ps.ok()) {
     return unavailable("docker ps " + ps.describe() + ": " + last_line(ps));
   }

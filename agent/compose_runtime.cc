@@ -198,8 +198,8 @@ void ComposeRuntime::finish(Job& job, const TaskUpdate& update) {
       finished_order_.pop_front();
     }
   }
-  const auto log = update.state() == axion::v1::TASK_STATE_SUCCEEDED ? spdlog::level::info
-                                                                      : spdlog::level::warn;
+  const auto log =
+      update.state() == axion::v1::TASK_STATE_SUCCEEDED ? spdlog::level::info : spdlog::level::warn;
   spdlog::log(log, "compose task {} {}: {}", job.task.task_id(),
               axion::v1::TaskState_Name(update.state()), update.detail());
   sink->update(update);

@@ -29,7 +29,7 @@ struct ComposeRuntimeOptions {
   // Set on top of the agent's environment for docker and compose (e.g. DOCKER_HOST); without
   // it they use the agent's own.
   std::map<std::string, std::string> env;
-  std::chrono::milliseconds poll_interval{500};                // health polling
+  std::chrono::milliseconds poll_interval{500};                         // health polling
   std::chrono::milliseconds command_timeout{std::chrono::minutes(10)};  // one command
   std::chrono::milliseconds default_timeout{std::chrono::minutes(10)};  // tasks without deadline
   std::chrono::milliseconds probe_timeout{std::chrono::seconds(10)};    // availability checks

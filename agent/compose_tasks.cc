@@ -27,8 +27,11 @@ std::string valid_utf8(std::string_view in) {
   std::size_t i = 0;
   while (i < in.size()) {
     const auto b = static_cast<unsigned char>(in[i]);
-    const std::size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3
-                                                               : (b >> 3) == 0x1E ? 4 : 0;
+    const std::size_t len = b < 0x80           ? 1
+                            : (b >> 5) == 0x6  ? 2
+                            : (b >> 4) == 0xE  ? 3
+                            : (b >> 3) == 0x1E ? 4
+                                               : 0;
     bool ok = len > 0 && i + len <= in.size();
     for (std::size_t k = 1; ok && k < len; ++k) {
       ok = (static_cast<unsigned char>(in[i + k]) & 0xC0) == 0x80;
@@ -51,11 +54,11 @@ class TaskClock {
     const auto& d = task.deadline();
     has_deadline_ = task.has_deadline() && (d.seconds() != 0 || d.nanos() != 0);
     if (has_deadline_) {
-      const auto wall = std::chrono::system_clock::time_point(std::chrono::duration_cast<
-          std::chrono::system_clock::duration>(std::chrono::nanoseconds(
-          google::protobuf::util::TimeUtil::TimestampToNanoseconds(d))));
-      end_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                wall - std::chrono::system_clock::now());
+      const auto wall = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(
+              google::protobuf::util::TimeUtil::TimestampToNanoseconds(d))));
+      end_ = Clock::now() +
+             std::chrono::duration_cast<Clock::duration>(wall - std::chrono::system_clock::now());
     } else {
       end_ = Clock::now() + default_timeout;
     }
@@ -118,8 +121,8 @@ class ComposeTask {
       return update(axion::v1::TASK_STATE_FAILED,
                     "APPLY_COMPOSE of project '" + project_ + "' has an empty compose_yaml");
     }
-    ctx_.progress(update(axion::v1::TASK_STATE_RUNNING,
-                         "applying compose project '" + project_ + "'"));
+    ctx_.progress(
+        update(axion::v1::TASK_STATE_RUNNING, "applying compose project '" + project_ + "'"));
     std::error_code ec;
     std::filesystem::create_directories(dir_, ec);
     if (!ec) std::filesystem::permissions(dir_, std::filesystem::perms::owner_all, ec);
@@ -179,9 +182,9 @@ class ComposeTask {
   }
 
   TaskUpdate down(bool remove) {
-    ctx_.progress(update(axion::v1::TASK_STATE_RUNNING,
-                         (remove ? "removing" : "stopping") + std::string(" compose project '") +
-                             project_ + "'"));
+    ctx_.progress(update(
+        axion::v1::TASK_STATE_RUNNING,
+        (remove ? "removing" : "stopping") + std::string(" compose project '") + project_ + "'"));
     auto before = ctx_.docker.containers(project_, clock_.budget(ctx_.command_timeout));
     if (!before.ok()) return update(axion::v1::TASK_STATE_FAILED, before.status().message());
 
@@ -202,9 +205,9 @@ class ComposeTask {
     auto after = ctx_.docker.containers(project_, clock_.budget(ctx_.command_timeout));
     if (!after.ok()) return update(axion::v1::TASK_STATE_FAILED, after.status().message());
     if (!after->empty()) {
-      return update(axion::v1::TASK_STATE_FAILED, "containers of compose project '" + project_ +
-                                                      "' remain after down: " +
-                                                      describe_states(*after));
+      return update(axion::v1::TASK_STATE_FAILED,
+                    "containers of compose project '" + project_ +
+                        "' remain after down: " + describe_states(*after));
     }
     if (remove) {
       std::error_code ec;
@@ -219,8 +222,8 @@ class ComposeTask {
                     "nothing ran for compose project '" + project_ + "'");
     }
     return update(axion::v1::TASK_STATE_SUCCEEDED,
-                  "compose project '" + project_ + "' " + (remove ? "removed" : "stopped") +
-                      ": " + std::to_string(before->size()) + " container(s) removed");
+                  "compose project '" + project_ + "' " + (remove ? "removed" : "stopped") + ": " +
+                      std::to_string(before->size()) + " container(s) removed");
   }
 
   // Without its compose file (never applied here, or the state dir was lost) compose cannot
@@ -234,8 +237,8 @@ class ComposeTask {
     if (!containers.empty()) steps.push_back(rm);
     for (std::string kind : {"network", "volume"}) {
       if (kind == "volume" && !remove) continue;
-      const CommandResult ls = run_cmd({"docker", kind, "ls", "-q", "--filter",
-                                        "label=com.docker.compose.project=" + project_});
+      const CommandResult ls = run_cmd(
+          {"docker", kind, "ls", "-q", "--filter", "label=com.docker.compose.project=" + project_});
       if (!ls.ok()) {
         if (auto u = interrupted(ls, "docker " + kind + " ls")) return u;
         return update(axion::v1::TASK_STATE_FAILED,
@@ -254,10 +257,10 @@ class ComposeTask {
       const CommandResult r = run_cmd(argv);
       if (!r.ok()) {
         if (auto u = interrupted(r, argv[0] + " " + argv[1] + " " + argv[2])) return u;
-        return update(axion::v1::TASK_STATE_FAILED,
-                      argv[0] + " " + argv[1] + " " + argv[2] + " " + r.describe() + ": " +
-                          last_line(r),
-                      r.combined_tail());
+        return update(
+            axion::v1::TASK_STATE_FAILED,
+            argv[0] + " " + argv[1] + " " + argv[2] + " " + r.describe() + ": " + last_line(r),
+            r.combined_tail());
       }
     }
     return std::nullopt;
@@ -298,8 +301,8 @@ class ComposeTask {
   // The containers' last lines, for the output of a failure.
   std::string logs_tail() const {
     if (!std::filesystem::exists(file_)) return {};
-    const CommandResult r = ctx_.docker.run(
-        compose_argv({"logs", "--no-color", "--tail=50"}), kLogsTimeout, nullptr, dir_.string());
+    const CommandResult r = ctx_.docker.run(compose_argv({"logs", "--no-color", "--tail=50"}),
+                                            kLogsTimeout, nullptr, dir_.string());
     return r.combined_tail(kMaxOutput);
   }
 

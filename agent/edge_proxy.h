@@ -77,7 +77,7 @@ class EdgeProxyRuntime final : public Runtime {
   proxy::HaproxyProcess haproxy_;
 
   std::mutex apply_mu_;  // held while a task changes HAProxy, and by shutdown()
-  std::mutex mu_;       // the queue and the results
+  std::mutex mu_;        // the queue and the results
   std::condition_variable wake_;
   bool stopping_ = false;
   std::deque<Queued> queue_;

@@ -1,14 +1,13 @@
 // EdgeProxyRuntime::apply: how a desired table reaches the running HAProxy — start it, reload it
 // (the set of services or servers changed), or set weights and addresses through the runtime
 // API — and the check that the result is in effect before a task succeeds.
-#include <sys/stat.h>
-
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <thread>
 
@@ -41,8 +40,8 @@ Result<std::string> EdgeProxyRuntime::apply(proxy::ProxyState state,
 
   // The candidate is checked by HAProxy before it replaces the configuration a reload reads.
   const std::string candidate = paths_.config + ".next";
-  AXION_RETURN_IF_ERROR(write_file_atomically(
-      candidate, proxy::render_haproxy_config(desired, render)));
+  AXION_RETURN_IF_ERROR(
+      write_file_atomically(candidate, proxy::render_haproxy_config(desired, render)));
   if (const Status checked = haproxy_.check_config(candidate); !checked.ok()) {
     return failed_precondition(checked.message());
   }
@@ -106,8 +105,7 @@ Status EdgeProxyRuntime::converge_runtime(const proxy::ProxyTable& desired) {
           }
         }
         if (s.weight != b.weight) {
-          auto set = haproxy_.admin("set server " + server + " weight " +
-                                    std::to_string(b.weight));
+          auto set = haproxy_.admin("set server " + server + " weight " + std::to_string(b.weight));
           if (!set.ok()) return set.status();
           if (!trimmed(*set).empty()) {
             return internal_error("HAProxy refused the new weight of " + server + ": " +
@@ -120,8 +118,7 @@ Status EdgeProxyRuntime::converge_runtime(const proxy::ProxyTable& desired) {
   return ok_status();
 }
 
-Status EdgeProxyRuntime::wait_until_serving(const proxy::ProxyTable& desired,
-                                            int old_worker_pid) {
+Status EdgeProxyRuntime::wait_until_serving(const proxy::ProxyTable& desired, int old_worker_pid) {
   const auto deadline = Clock::now() + kApplyTimeout;
   std::string last = "no answer yet";
   while (Clock::now() < deadline) {
@@ -141,17 +138,16 @@ Status EdgeProxyRuntime::wait_until_serving(const proxy::ProxyTable& desired,
       for (const auto& [service, route] : desired) {
         if (!proxy::tcp_accepts(options_.bind_address, route.listen_port)) {
           accepting = false;
-          last = "the frontend of '" + service + "' does not accept on " +
-                 options_.bind_address + ":" + std::to_string(route.listen_port);
+          last = "the frontend of '" + service + "' does not accept on " + options_.bind_address +
+                 ":" + std::to_string(route.listen_port);
         }
       }
       if (accepting) return ok_status();
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return deadline_exceeded("HAProxy did not serve the new table within 30 s (" + last +
-                           "); see " + paths_.log_file + " and HAProxy's master CLI " +
-                           paths_.master_socket);
+  return deadline_exceeded("HAProxy did not serve the new table within 30 s (" + last + "); see " +
+                           paths_.log_file + " and HAProxy's master CLI " + paths_.master_socket);
 }
 
 }  // namespace axion::agent

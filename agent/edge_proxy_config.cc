@@ -60,8 +60,8 @@ Result<Backend> validate_backend(const axion::v1::ProxyBackend& in, const std::s
   b.host = host == "localhost" ? "127.0.0.1" : host;
   b.port = parse_port(address.substr(colon + 1));
   if (b.port == 0) {
-    return invalid_field(field + ".address", field + ".address " + shown(address) +
-                                                 " has no valid port (1-65535)");
+    return invalid_field(field + ".address",
+                         field + ".address " + shown(address) + " has no valid port (1-65535)");
   }
   if (in.weight() > kMaxWeight) {
     return invalid_field(field + ".weight", field + ".weight " + std::to_string(in.weight()) +
@@ -144,9 +144,9 @@ Result<Route> validate_proxy_spec(const axion::v1::ProxySpec& spec) {
   }
   r.service = spec.service();
   if (spec.listen_port() < 1 || spec.listen_port() > 65535) {
-    return invalid_field("spec.proxy.listen_port",
-                         "spec.proxy.listen_port " + std::to_string(spec.listen_port()) +
-                             " is out of range (1-65535)");
+    return invalid_field("spec.proxy.listen_port", "spec.proxy.listen_port " +
+                                                       std::to_string(spec.listen_port()) +
+                                                       " is out of range (1-65535)");
   }
   r.listen_port = static_cast<std::uint16_t>(spec.listen_port());
   switch (spec.protocol()) {
@@ -159,8 +159,7 @@ Result<Route> validate_proxy_spec(const axion::v1::ProxySpec& spec) {
       break;
     default:
       return invalid_field("spec.proxy.protocol",
-                           "spec.proxy.protocol " +
-                               axion::v1::PortProtocol_Name(spec.protocol()) +
+                           "spec.proxy.protocol " + axion::v1::PortProtocol_Name(spec.protocol()) +
                                " is not supported by the edge proxy (HAProxy proxies HTTP and "
                                "TCP only)");
   }
@@ -175,8 +174,7 @@ Result<Route> validate_proxy_spec(const axion::v1::ProxySpec& spec) {
     auto backend = validate_backend(spec.backends(i), field);
     if (!backend.ok()) return backend.status();
     if (!seen.insert(backend->instance_id).second) {
-      return invalid_field(field + ".instance_id", field + ".instance_id '" +
-                                                       backend->instance_id +
+      return invalid_field(field + ".instance_id", field + ".instance_id '" + backend->instance_id +
                                                        "' appears twice in the backends");
     }
     r.backends.push_back(std::move(*backend));
@@ -187,10 +185,9 @@ Result<Route> validate_proxy_spec(const axion::v1::ProxySpec& spec) {
 Status check_fits(const ProxyTable& table, const Route& route) {
   for (const auto& [service, other] : table) {
     if (service != route.service && other.listen_port == route.listen_port) {
-      return failed_precondition("listen port " + std::to_string(route.listen_port) +
-                                 " is already used by service '" + service +
-                                 "' on this proxy: choose another port for '" + route.service +
-                                 "'");
+      return failed_precondition(
+          "listen port " + std::to_string(route.listen_port) + " is already used by service '" +
+          service + "' on this proxy: choose another port for '" + route.service + "'");
     }
   }
   return ok_status();
@@ -355,8 +352,8 @@ std::string mismatch(const ProxyTable& desired, const std::vector<ServerState>& 
         continue;
       }
       if (found->host != b.host || found->port != b.port) {
-        problems.push_back(name + ": address " + found->host + ":" +
-                           std::to_string(found->port) + ", want " + b.address());
+        problems.push_back(name + ": address " + found->host + ":" + std::to_string(found->port) +
+                           ", want " + b.address());
       }
       if (found->weight != b.weight) {
         problems.push_back(name + ": weight " + std::to_string(found->weight) + ", want " +

@@ -59,7 +59,7 @@ bool is_ipv4_literal(const std::string& value);
 bool is_safe_config_path(const std::string& path);
 
 struct RenderOptions {
-  std::string admin_socket;  // stats socket with level admin (is_safe_config_path)
+  std::string admin_socket;                // stats socket with level admin (is_safe_config_path)
   std::string bind_address = "127.0.0.1";  // IPv4 literal the frontends listen on
 };
 

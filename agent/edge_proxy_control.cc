@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -19,8 +20,6 @@
 #include <sstream>
 #include <thread>
 
-#include <spdlog/spdlog.h>
-
 extern char** environ;
 
 namespace axion::agent::proxy {
@@ -33,8 +32,7 @@ constexpr std::size_t kOutputLimit = 64 * 1024;
 std::string errno_text() { return std::strerror(errno); }
 
 bool is_executable(const std::string& path) {
-  return !path.empty() && access(path.c_str(), X_OK) == 0 &&
-         std::filesystem::is_regular_file(path);
+  return !path.empty() && access(path.c_str(), X_OK) == 0 && std::filesystem::is_regular_file(path);
 }
 
 std::string read_file(const std::string& path) {
@@ -81,8 +79,8 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, int out_fd) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
@@ -148,8 +146,8 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv,
   std::string output;
   char buf[4096];
   while (true) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                            Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) break;
     pollfd p{fds[0], POLLIN, 0};
     const int ready = poll(&p, 1, static_cast<int>(left.count()));
@@ -215,8 +213,8 @@ Result<pid_t> HaproxyProcess::start() const {
     if (auto master = running_master()) return *master;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return failed_precondition("HAProxy started but wrote no live pid to " + paths_.pid_file +
-                             ": " + tail(read_file(paths_.log_file)));
+  return failed_precondition("HAProxy started but wrote no live pid to " + paths_.pid_file + ": " +
+                             tail(read_file(paths_.log_file)));
 }
 
 Status HaproxyProcess::reload(pid_t master) const {
@@ -237,8 +235,7 @@ Status HaproxyProcess::stop(std::chrono::milliseconds grace) const {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (alive(*master)) {
-    spdlog::warn("HAProxy master {} ignored SIGTERM for {} ms: killing it", *master,
-                 grace.count());
+    spdlog::warn("HAProxy master {} ignored SIGTERM for {} ms: killing it", *master, grace.count());
     kill(*master, SIGKILL);
   }
   std::error_code ec;
@@ -287,8 +284,8 @@ Result<std::string> HaproxyProcess::admin(const std::string& command) const {
     out.append(buf, static_cast<std::size_t>(n));
   }
   close(fd);
-  return deadline_exceeded("HAProxy's admin socket " + paths_.admin_socket +
-                           " did not answer '" + command + "' within 10 s");
+  return deadline_exceeded("HAProxy's admin socket " + paths_.admin_socket + " did not answer '" +
+                           command + "' within 10 s");
 }
 
 bool tcp_accepts(const std::string& host, std::uint16_t port) {

@@ -84,8 +84,8 @@ void probe_http(const std::string& path, std::uint32_t port, Clock::time_point d
     return;
   }
   const std::string target = path.empty() ? "/" : path;
-  const std::string request = "GET " + target + " HTTP/1.0\r\nHost: 127.0.0.1:" +
-                              std::to_string(port) +
+  const std::string request = "GET " + target +
+                              " HTTP/1.0\r\nHost: 127.0.0.1:" + std::to_string(port) +
                               "\r\nUser-Agent: axion-agent\r\nConnection: close\r\n\r\n";
   std::size_t sent = 0;
   std::string response;
@@ -214,9 +214,8 @@ axion::v1::HealthSample run_probe(const axion::v1::HealthCheck& check, const Pro
   axion::v1::HealthSample s;
   const auto wall = std::chrono::system_clock::now().time_since_epoch();
   s.mutable_at()->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(wall).count());
-  s.mutable_at()->set_nanos(
-      static_cast<int>(std::chrono::duration_cast<std::chrono::nanoseconds>(wall).count() %
-                       1000000000));
+  s.mutable_at()->set_nanos(static_cast<int>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(wall).count() % 1000000000));
   const auto started = Clock::now();
   const auto deadline = started + timeout;
   switch (check.kind_case()) {

@@ -54,9 +54,9 @@ std::string read_tail(const std::string& path, std::size_t max_bytes) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) return "";
   const std::streamoff size = in.tellg();
-  const std::streamoff start =
-      size > static_cast<std::streamoff>(max_bytes) ? size - static_cast<std::streamoff>(max_bytes)
-                                                    : 0;
+  const std::streamoff start = size > static_cast<std::streamoff>(max_bytes)
+                                   ? size - static_cast<std::streamoff>(max_bytes)
+                                   : 0;
   in.seekg(start);
   std::string out(static_cast<std::size_t>(size - start), '\0');
   in.read(out.data(), static_cast<std::streamsize>(out.size()));

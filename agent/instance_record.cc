@@ -22,9 +22,9 @@ constexpr const char* kRecordFile = "instance.json";
 }  // namespace
 
 bool InstanceRecord::operator==(const InstanceRecord& o) const {
-  return instance_id == o.instance_id && service == o.service &&
-         deployment_id == o.deployment_id && task_id == o.task_id && spec_hash == o.spec_hash &&
-         pid == o.pid && start_time == o.start_time && ports == o.ports && state == o.state &&
+  return instance_id == o.instance_id && service == o.service && deployment_id == o.deployment_id &&
+         task_id == o.task_id && spec_hash == o.spec_hash && pid == o.pid &&
+         start_time == o.start_time && ports == o.ports && state == o.state &&
          restart_count == o.restart_count && started_at_ms == o.started_at_ms &&
          finished == o.finished && terminal_state == o.terminal_state && detail == o.detail &&
          exit_code == o.exit_code && output == o.output &&
@@ -34,8 +34,8 @@ bool InstanceRecord::operator==(const InstanceRecord& o) const {
 std::string record_to_json(const InstanceRecord& r) {
   nlohmann::json ports = nlohmann::json::array();
   for (const auto& p : r.ports) {
-    ports.push_back({{"name", p.name}, {"container_port", p.container_port},
-                     {"host_port", p.host_port}});
+    ports.push_back(
+        {{"name", p.name}, {"container_port", p.container_port}, {"host_port", p.host_port}});
   }
   std::string spec_json;
   // A ProcessSpec always converts; the status is checked all the same.

@@ -17,12 +17,12 @@
 namespace axion::agent {
 
 struct SpawnRequest {
-  std::string program;             // absolute path (see resolve_program)
-  std::vector<std::string> argv;   // argv[0] as the service sees it
-  std::vector<std::string> env;    // "NAME=value", the whole environment
-  std::string workdir;             // chdir before exec; empty = stay
-  int stdout_fd = -1;              // becomes fd 1 (and stdin is /dev/null)
-  int stderr_fd = -1;              // becomes fd 2
+  std::string program;            // absolute path (see resolve_program)
+  std::vector<std::string> argv;  // argv[0] as the service sees it
+  std::vector<std::string> env;   // "NAME=value", the whole environment
+  std::string workdir;            // chdir before exec; empty = stay
+  int stdout_fd = -1;             // becomes fd 1 (and stdin is /dev/null)
+  int stderr_fd = -1;             // becomes fd 2
 };
 
 // Starts the program as the leader of a new session and process group (its pid is its pgid).

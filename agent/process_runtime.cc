@@ -48,9 +48,7 @@ std::chrono::milliseconds next_backoff(std::chrono::milliseconds current,
 }
 
 ProcessRuntime::ProcessRuntime(std::string state_dir, ProcessRuntimeOptions options)
-    : state_dir_(std::move(state_dir)),
-      options_(options),
-      agent_path_([] {
+    : state_dir_(std::move(state_dir)), options_(options), agent_path_([] {
         const char* path = std::getenv("PATH");
         return std::string(path ? path : "");
       }()) {
@@ -94,11 +92,11 @@ void ProcessRuntime::adopt_recorded_instances() {
     instance->healthy = instance->task_succeeded && instance->running;
     instance->stop_requested = r.state == "stopped" || r.state == "failed";
     instance->backoff = options_.restart_backoff_min;
-    instance->spawned_at = now - std::chrono::milliseconds(std::max<std::int64_t>(
-                                     0, wall_clock_ms() - r.started_at_ms));
+    instance->spawned_at = now - std::chrono::milliseconds(
+                                     std::max<std::int64_t>(0, wall_clock_ms() - r.started_at_ms));
     if (instance->running) {
-      spdlog::info("process runtime: adopted instance {} of {} (pid {})", r.instance_id,
-                   r.service, r.pid);
+      spdlog::info("process runtime: adopted instance {} of {} (pid {})", r.instance_id, r.service,
+                   r.pid);
     } else if (instance->task_succeeded && !instance->stop_requested &&
                should_restart(r.spec.restart_policy(), ExitStatus{false, -1, 0})) {
       // It died while no agent watched it: its restart policy still holds.
@@ -184,10 +182,9 @@ void ProcessRuntime::persist_locked(const Instance& instance) {
 
 ProbeContext ProcessRuntime::probe_context_locked(const Instance& instance) const {
   const auto& spec = instance.record.spec;
-  return ProbeContext{instance.record.ports,
-                      build_environment(spec, instance.record.ports, agent_path_),
-                      spec.workdir().empty() ? instance.dir : spec.workdir(),
-                      service_path(spec, agent_path_)};
+  return ProbeContext{
+      instance.record.ports, build_environment(spec, instance.record.ports, agent_path_),
+      spec.workdir().empty() ? instance.dir : spec.workdir(), service_path(spec, agent_path_)};
 }
 
 Status ProcessRuntime::launch_locked(Instance& instance) {
@@ -231,8 +228,8 @@ Status ProcessRuntime::launch_locked(Instance& instance) {
   instance.restart_due = false;
   instance.spawned_at = Clock::now();
   persist_locked(instance);
-  spdlog::info("process runtime: started instance {} of {} (pid {}): {}", r.instance_id,
-               r.service, r.pid, *program);
+  spdlog::info("process runtime: started instance {} of {} (pid {}): {}", r.instance_id, r.service,
+               r.pid, *program);
   return ok_status();
 }
 
@@ -275,7 +272,8 @@ void ProcessRuntime::supervise() {
     for (auto& [id, instance] : instances_) {
       if (instance->running) {
         refresh_locked(*instance);
-      } else if (instance->restart_due && !instance->stop_requested && now >= instance->next_restart) {
+      } else if (instance->restart_due && !instance->stop_requested &&
+                 now >= instance->next_restart) {
         ++instance->record.restart_count;
         const Status launched = launch_locked(*instance);
         if (!launched.ok()) {

@@ -28,8 +28,8 @@ google::protobuf::Timestamp now_timestamp() {
   const auto wall = std::chrono::system_clock::now().time_since_epoch();
   google::protobuf::Timestamp t;
   t.set_seconds(std::chrono::duration_cast<std::chrono::seconds>(wall).count());
-  t.set_nanos(static_cast<int>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(wall).count() % 1000000000));
+  t.set_nanos(static_cast<int>(std::chrono::duration_cast<std::chrono::nanoseconds>(wall).count() %
+                               1000000000));
   return t;
 }
 
@@ -46,8 +46,14 @@ std::string output_file(const std::string& dir, const char* name) {
 }
 
 std::string output_of(const std::string& dir) {
-  return output_tail(output_file(dir, "stdout.log"), output_file(dir, "stderr.log"),
-                     kOutputLimit);
+  return output_tail(output_file(dir, "stdout.log"), output_file(dir, "stderr.log"), kOutputLimit);
+}
+
+void set_ports(v1::TaskUpdate& update, const std::vector<PortBinding>& ports) {
+  for (const auto& p : ports) {
+    (*update.mutable_ports())[p.name.empty() ? std::to_string(p.container_port) : p.name] =
+        p.host_port;
+  }
 }
 
 }  // namespace
@@ -117,6 +123,7 @@ void ProcessRuntime::finish(Job& job, v1::TaskState state, std::string detail,
         instance->healthy = instance->task_succeeded && instance->running;
         if (state != v1::TASK_STATE_SUCCEEDED) r.state = "failed";
         persist_locked(*instance);
+        set_ports(update, r.ports);
       }
     }
   }
@@ -134,9 +141,9 @@ void ProcessRuntime::run_job(Job& job) {
     case v1::TASK_KIND_HEALTH_CHECK:
       return run_health_check(job);
     default:
-      return finish(job, v1::TASK_STATE_FAILED,
-                    "the process runtime does not run " + v1::TaskKind_Name(job.task.kind()) +
-                        " tasks");
+      return finish(
+          job, v1::TASK_STATE_FAILED,
+          "the process runtime does not run " + v1::TaskKind_Name(job.task.kind()) + " tasks");
   }
 }
 
@@ -149,8 +156,9 @@ void ProcessRuntime::run_start(Job& job) {
     return failed("the process runtime runs commands, not images; use the compose runtime");
   }
   if (spec.argv().empty()) {
-    return failed("spec.process.argv is empty: START_SERVICE needs the command to run (an "
-                  "absolute path or a name found in PATH, then its arguments)");
+    return failed(
+        "spec.process.argv is empty: START_SERVICE needs the command to run (an "
+        "absolute path or a name found in PATH, then its arguments)");
   }
   if (!is_dns_label(spec.instance_id())) {
     return failed("spec.process.instance_id '" + spec.instance_id() +
@@ -213,11 +221,10 @@ void ProcessRuntime::run_start(Job& job) {
   instance->restart_due = false;
   instance->backoff = options_.restart_backoff_min;
   // Output from here on is this task's (the files are appended to across restarts).
-  OutputFollowers output{
-      LineFollower(output_file(instance->dir, "stdout.log"),
-                   file_size(output_file(instance->dir, "stdout.log"))),
-      LineFollower(output_file(instance->dir, "stderr.log"),
-                   file_size(output_file(instance->dir, "stderr.log")))};
+  OutputFollowers output{LineFollower(output_file(instance->dir, "stdout.log"),
+                                      file_size(output_file(instance->dir, "stdout.log"))),
+                         LineFollower(output_file(instance->dir, "stderr.log"),
+                                      file_size(output_file(instance->dir, "stderr.log")))};
   std::string detail;
   if (adopted) {
     persist_locked(*instance);
@@ -236,8 +243,7 @@ void ProcessRuntime::run_start(Job& job) {
       if (port.has_host_port() && port.host_port() != 0) {
         binding.host_port = port.host_port();
       } else {
-        auto allocated =
-            allocate_port(options_.port_range_first, options_.port_range_last, taken);
+        auto allocated = allocate_port(options_.port_range_first, options_.port_range_last, taken);
         if (!allocated.ok()) {
           lock.unlock();
           return failed(allocated.status().message());
@@ -257,9 +263,10 @@ void ProcessRuntime::run_start(Job& job) {
     detail = "started pid " + std::to_string(r.pid);
   }
   const auto since = instance->spawned_at;
+  v1::TaskUpdate running;
+  set_ports(running, r.ports);
   lock.unlock();
 
-  v1::TaskUpdate running;
   running.set_state(v1::TASK_STATE_RUNNING);
   running.set_detail(detail);
   report(job, running);
@@ -297,9 +304,9 @@ std::string ProcessRuntime::instance_dir_of(const std::string& instance_id) cons
 void ProcessRuntime::run_stop(Job& job, bool remove) {
   const std::string id = job.task.spec().process().instance_id();
   if (!is_dns_label(id)) {
-    return finish(job, v1::TASK_STATE_FAILED,
-                  "spec.process.instance_id '" + id +
-                      "' is not a DNS label (1-63 of a-z, 0-9 and '-')");
+    return finish(
+        job, v1::TASK_STATE_FAILED,
+        "spec.process.instance_id '" + id + "' is not a DNS label (1-63 of a-z, 0-9 and '-')");
   }
   std::string detail = stop_instance(id);
   if (remove) {
@@ -347,7 +354,8 @@ void ProcessRuntime::run_health_check(Job& job) {
       finish(job, v1::TASK_STATE_SUCCEEDED, result.detail);
       break;
     case Watch::kUnhealthy:
-      finish(job, v1::TASK_STATE_FAILED, result.detail, std::nullopt, output_of(instance_dir_of(id)));
+      finish(job, v1::TASK_STATE_FAILED, result.detail, std::nullopt,
+             output_of(instance_dir_of(id)));
       break;
     case Watch::kExited:
       finish(job, v1::TASK_STATE_FAILED, "instance " + id + " " + result.exit.describe(),

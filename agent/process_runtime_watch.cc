@@ -48,12 +48,14 @@ ProcessRuntime::WatchResult ProcessRuntime::watch(Job& job, const std::string& i
     if (!instance) return {Watch::kStopped, "instance " + id + " was removed", {}};
     if (is_start && instance->record.task_id != job.task.task_id()) {
       return {Watch::kStopped,
-              "instance " + id + " was taken over by task " + instance->record.task_id, {}};
+              "instance " + id + " was taken over by task " + instance->record.task_id,
+              {}};
     }
     refresh_locked(*instance);
     if (instance->stop_requested) {
       return {Watch::kStopped,
-              "instance " + id + " was stopped (STOP_SERVICE or REMOVE_SERVICE) meanwhile", {}};
+              "instance " + id + " was stopped (STOP_SERVICE or REMOVE_SERVICE) meanwhile",
+              {}};
     }
     if (!instance->running) {
       return {Watch::kExited, "", instance->last_exit.value_or(ExitStatus{false, -1, 0})};

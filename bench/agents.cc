@@ -42,16 +42,18 @@ struct Options {
 
 struct Phase {
   std::string name;
-  std::size_t streams = 0;            // streams asked for
+  std::size_t streams = 0;  // streams asked for
   std::uint64_t welcomed = 0, refused = 0, dropped = 0;
-  std::int64_t gauge = -1;            // axion_agents_connected at the end (-1: none)
+  std::int64_t gauge = -1;  // axion_agents_connected at the end (-1: none)
   std::int64_t rss_before_kib = 0, rss_after_kib = 0;
   double connect_seconds = 0, window_seconds = 0, cpu_seconds = 0;
   std::uint64_t beats = 0, skipped = 0;
   std::string load_before, load_after, first_error;
 
   double kib_per_stream() const {
-    return welcomed ? static_cast<double>(rss_after_kib - rss_before_kib) / static_cast<double>(welcomed) : 0;
+    return welcomed
+               ? static_cast<double>(rss_after_kib - rss_before_kib) / static_cast<double>(welcomed)
+               : 0;
   }
   double cores() const { return window_seconds > 0 ? cpu_seconds / window_seconds : 0; }
   double us_per_beat() const { return beats ? cpu_seconds * 1e6 / static_cast<double>(beats) : 0; }
@@ -71,8 +73,10 @@ Phase run_phase(const std::string& name, pid_t pid, const std::string& address,
   AgentFleet fleet(address, o.channels, hb, o.connect_rate);
   const auto start = SteadyClock::now();
   fleet.connect(std::move(agents));
-  const auto limit = start + std::chrono::seconds(120 + p.streams / static_cast<std::size_t>(o.connect_rate));
-  for (auto last = start; fleet.welcomed() + fleet.refused() < p.streams && SteadyClock::now() < limit;) {
+  const auto limit =
+      start + std::chrono::seconds(120 + p.streams / static_cast<std::size_t>(o.connect_rate));
+  for (auto last = start;
+       fleet.welcomed() + fleet.refused() < p.streams && SteadyClock::now() < limit;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     if (SteadyClock::now() - last > std::chrono::seconds(10)) {
       last = SteadyClock::now();
@@ -81,7 +85,8 @@ Phase run_phase(const std::string& name, pid_t pid, const std::string& address,
     }
   }
   p.connect_seconds = std::chrono::duration<double>(SteadyClock::now() - start).count();
-  std::fprintf(stderr, "%s: %llu streams welcomed in %.1f s; two heartbeat rounds, then %.0f s steady\n",
+  std::fprintf(stderr,
+               "%s: %llu streams welcomed in %.1f s; two heartbeat rounds, then %.0f s steady\n",
                name.c_str(), static_cast<unsigned long long>(fleet.welcomed()), p.connect_seconds,
                o.steady_seconds);
   std::this_thread::sleep_for(2 * hb);
@@ -135,11 +140,12 @@ void print_phase(const Phase& p) {
               thousands(static_cast<double>(p.beats) / p.window_seconds).c_str(), p.cores(),
               p.us_per_beat(), p.load_before.c_str(), p.load_after.c_str());
   if (p.refused || p.dropped || p.skipped || p.welcomed < p.streams) {
-    std::printf("  %s: %zu asked, %llu refused after 5 tries, %llu dropped after Welcome, %llu "
-                "beats skipped (write in flight); first error: %s\n",
-                p.name.c_str(), p.streams, static_cast<unsigned long long>(p.refused),
-                static_cast<unsigned long long>(p.dropped), static_cast<unsigned long long>(p.skipped),
-                p.first_error.empty() ? "-" : p.first_error.c_str());
+    std::printf(
+        "  %s: %zu asked, %llu refused after 5 tries, %llu dropped after Welcome, %llu "
+        "beats skipped (write in flight); first error: %s\n",
+        p.name.c_str(), p.streams, static_cast<unsigned long long>(p.refused),
+        static_cast<unsigned long long>(p.dropped), static_cast<unsigned long long>(p.skipped),
+        p.first_error.empty() ? "-" : p.first_error.c_str());
   }
 }
 
@@ -165,7 +171,8 @@ int run(const Options& o) {
                       {"--serve-bare", std::to_string(port)}, env, o.dir + "/bare.log");
     const std::string address = "127.0.0.1:" + std::to_string(port);
     if (bare.pid() <= 0 || !wait_connectable(address, std::chrono::seconds(30))) {
-      std::fprintf(stderr, "agents_bench: the bare baseline server did not start; see %s/bare.log\n",
+      std::fprintf(stderr,
+                   "agents_bench: the bare baseline server did not start; see %s/bare.log\n",
                    o.dir.c_str());
       return 1;
     }
@@ -175,7 +182,8 @@ int run(const Options& o) {
   }
 
   const int http_port = free_port(), grpc_port = free_port();
-  ChildProcess server(o.server_bin, {}, server_env(o.dir + "/data", http_port, grpc_port, o.heartbeat_ms),
+  ChildProcess server(o.server_bin, {},
+                      server_env(o.dir + "/data", http_port, grpc_port, o.heartbeat_ms),
                       o.dir + "/axion-server.log");
   if (server.pid() <= 0 || !wait_ready(http_port, std::chrono::seconds(60))) {
     std::fprintf(stderr, "agents_bench: %s did not become ready; see %s/axion-server.log\n",
@@ -191,24 +199,28 @@ int run(const Options& o) {
   const auto rss_at_end = rss_kib(server.pid());
   const bool alive = server.running();
 
-  std::printf("Set-up: %d clusters, %zu servers with tokens, %llu RPCs (%llu failed) in %.1f s "
-              "(%s RPCs/s); server RSS after set-up %s MiB%s%s\n\n",
-              setup.clusters, setup.agents.size(), static_cast<unsigned long long>(setup.rpcs),
-              static_cast<unsigned long long>(setup.failures), setup.seconds,
-              thousands(static_cast<double>(setup.rpcs) / setup.seconds).c_str(),
-              thousands(static_cast<double>(rss_after_setup) / 1024).c_str(),
-              setup.first_error.empty() ? "" : "; first error: ", setup.first_error.c_str());
-  std::printf("| server | streams welcomed | gauge | RSS MiB | RSS delta MiB | KiB/stream | "
-              "heartbeats/s | CPU cores | CPU µs/heartbeat | load before/after |\n");
+  std::printf(
+      "Set-up: %d clusters, %zu servers with tokens, %llu RPCs (%llu failed) in %.1f s "
+      "(%s RPCs/s); server RSS after set-up %s MiB%s%s\n\n",
+      setup.clusters, setup.agents.size(), static_cast<unsigned long long>(setup.rpcs),
+      static_cast<unsigned long long>(setup.failures), setup.seconds,
+      thousands(static_cast<double>(setup.rpcs) / setup.seconds).c_str(),
+      thousands(static_cast<double>(rss_after_setup) / 1024).c_str(),
+      setup.first_error.empty() ? "" : "; first error: ", setup.first_error.c_str());
+  std::printf(
+      "| server | streams welcomed | gauge | RSS MiB | RSS delta MiB | KiB/stream | "
+      "heartbeats/s | CPU cores | CPU µs/heartbeat | load before/after |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
   for (const auto& p : phases) print_phase(p);
   if (phases.size() == 2 && phases[0].kib_per_stream() > 0) {
-    std::printf("\nmemory per stream: axion-server %.1f KiB = %.1fx the bare gRPC server's %.1f KiB\n",
-                phases[1].kib_per_stream(), phases[1].kib_per_stream() / phases[0].kib_per_stream(),
-                phases[0].kib_per_stream());
+    std::printf(
+        "\nmemory per stream: axion-server %.1f KiB = %.1fx the bare gRPC server's %.1f KiB\n",
+        phases[1].kib_per_stream(), phases[1].kib_per_stream() / phases[0].kib_per_stream(),
+        phases[0].kib_per_stream());
   }
   std::printf("axion-server %s at the end (RSS %s MiB after the streams closed)\n",
-              alive ? "still running" : "EXITED", thousands(static_cast<double>(rss_at_end) / 1024).c_str());
+              alive ? "still running" : "EXITED",
+              thousands(static_cast<double>(rss_at_end) / 1024).c_str());
   std::error_code ec;
   std::filesystem::remove_all(o.dir, ec);
   return alive ? 0 : 1;
@@ -222,13 +234,27 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--serve-bare") == 0) return serve_bare(std::atoi(argv[2]));
   Options o;
   CLI::App app{"agents_bench: agent streams held by one axion-server, memory and CPU per stream"};
-  app.add_option("--agents", o.agents, "simulated agents (one stream each)")->check(positive())->capture_default_str();
-  app.add_option("--heartbeat-ms", o.heartbeat_ms, "heartbeat interval")->check(positive())->capture_default_str();
-  app.add_option("--steady-seconds", o.steady_seconds, "CPU measurement window")->check(positive())->capture_default_str();
-  app.add_option("--channels", o.channels, "client connections the streams spread over")->check(positive())->capture_default_str();
-  app.add_option("--connect-rate", o.connect_rate, "streams opened per second")->check(positive())->capture_default_str();
-  app.add_option("--servers-per-cluster", o.servers_per_cluster, "server records per cluster")->check(positive())->capture_default_str();
-  app.add_option("--setup-threads", o.setup_threads, "concurrent set-up RPCs")->check(positive())->capture_default_str();
+  app.add_option("--agents", o.agents, "simulated agents (one stream each)")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--heartbeat-ms", o.heartbeat_ms, "heartbeat interval")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--steady-seconds", o.steady_seconds, "CPU measurement window")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--channels", o.channels, "client connections the streams spread over")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--connect-rate", o.connect_rate, "streams opened per second")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--servers-per-cluster", o.servers_per_cluster, "server records per cluster")
+      ->check(positive())
+      ->capture_default_str();
+  app.add_option("--setup-threads", o.setup_threads, "concurrent set-up RPCs")
+      ->check(positive())
+      ->capture_default_str();
   app.add_option("--server-bin", o.server_bin, "axion-server binary")->capture_default_str();
   app.add_flag("!--no-baseline", o.baseline, "skip the bare gRPC baseline");
   std::string unused_kafka;

@@ -49,9 +49,7 @@ ChildProcess::~ChildProcess() {
   }
 }
 
-bool ChildProcess::running() const {
-  return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0;
-}
+bool ChildProcess::running() const { return pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == 0; }
 
 std::int64_t rss_kib(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
@@ -151,12 +149,14 @@ SetupResult set_up_agents(const SetupOptions& o) {
     if (r.first_error.empty()) r.first_error = what + ": " + s.error_message();
   };
   // Runs job(i) for i in [0, n) from o.threads threads.
-  auto parallel = [&](int n, const std::function<void(int, v1::InfrastructureService::Stub&)>& job) {
+  auto parallel = [&](int n,
+                      const std::function<void(int, v1::InfrastructureService::Stub&)>& job) {
     std::atomic<int> next{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < o.threads; ++t) {
       threads.emplace_back([&, t] {
-        for (int i = next.fetch_add(1); i < n; i = next.fetch_add(1)) job(i, *stubs[t % stubs.size()]);
+        for (int i = next.fetch_add(1); i < n; i = next.fetch_add(1))
+          job(i, *stubs[t % stubs.size()]);
       });
     }
     for (auto& th : threads) th.join();
@@ -168,10 +168,13 @@ SetupResult set_up_agents(const SetupOptions& o) {
     v1::CreateClusterRequest req;
     req.set_name("bench-" + std::to_string(i));
     v1::CreateClusterResponse resp;
-    const auto s = call_with_retries(o.api_token, "bench-cluster-" + std::to_string(i),
-                                     [&](auto* c) { return stub.CreateCluster(c, req, &resp); }, rpcs);
-    if (s.ok()) clusters[static_cast<std::size_t>(i)] = resp.cluster_id();
-    else fail("CreateCluster", s);
+    const auto s = call_with_retries(
+        o.api_token, "bench-cluster-" + std::to_string(i),
+        [&](auto* c) { return stub.CreateCluster(c, req, &resp); }, rpcs);
+    if (s.ok())
+      clusters[static_cast<std::size_t>(i)] = resp.cluster_id();
+    else
+      fail("CreateCluster", s);
   });
 
   std::vector<AgentIdentity> agents(static_cast<std::size_t>(o.agents));
@@ -195,16 +198,17 @@ SetupResult set_up_agents(const SetupOptions& o) {
                  "." + std::to_string(i & 255));
     req.set_ssh_user("deploy");
     v1::CreateServerResponse made;
-    auto s = call_with_retries(o.api_token, "bench-server-" + std::to_string(i),
-                               [&](auto* c) { return stub.CreateServer(c, req, &made); }, rpcs);
+    auto s = call_with_retries(
+        o.api_token, "bench-server-" + std::to_string(i),
+        [&](auto* c) { return stub.CreateServer(c, req, &made); }, rpcs);
     if (!s.ok()) return fail("CreateServer", s), done.fetch_add(1), void();
     v1::CreateAgentRegistrationTokenRequest treq;
     treq.set_cluster_id(cluster);
     treq.set_server_id(made.server_id());
     v1::CreateAgentRegistrationTokenResponse minted;
-    s = call_with_retries(o.api_token, "bench-token-" + std::to_string(i),
-                          [&](auto* c) { return stub.CreateAgentRegistrationToken(c, treq, &minted); },
-                          rpcs);
+    s = call_with_retries(
+        o.api_token, "bench-token-" + std::to_string(i),
+        [&](auto* c) { return stub.CreateAgentRegistrationToken(c, treq, &minted); }, rpcs);
     if (!s.ok()) return fail("CreateAgentRegistrationToken", s), done.fetch_add(1), void();
     agents[static_cast<std::size_t>(i)] = {made.server_id(), cluster, minted.token()};
     done.fetch_add(1);

@@ -90,7 +90,8 @@ void AgentFleet::open(std::size_t index) {
 }
 
 void AgentFleet::on_welcome(std::size_t index) {
-  std::uniform_int_distribution<std::int64_t> phase(0, std::chrono::nanoseconds(heartbeat_).count());
+  std::uniform_int_distribution<std::int64_t> phase(0,
+                                                    std::chrono::nanoseconds(heartbeat_).count());
   std::int64_t offset = 0;
   {
     std::lock_guard lock(mu_);
@@ -107,8 +108,8 @@ void AgentFleet::on_done(std::size_t index, const grpc::Status& status, bool wel
   {
     std::lock_guard lock(mu_);
     if (first_error_.empty() && !status.ok()) {
-      first_error_ = std::to_string(static_cast<int>(status.error_code())) + " " +
-                     status.error_message();
+      first_error_ =
+          std::to_string(static_cast<int>(status.error_code())) + " " + status.error_message();
     }
   }
   if (welcomed) {
@@ -122,7 +123,8 @@ void AgentFleet::on_done(std::size_t index, const grpc::Status& status, bool wel
 
 void AgentFleet::tick_loop() {
   constexpr auto kTick = std::chrono::milliseconds(50);
-  const auto per_tick = std::max<std::size_t>(1, static_cast<std::size_t>(connect_per_second_) / 20);
+  const auto per_tick =
+      std::max<std::size_t>(1, static_cast<std::size_t>(connect_per_second_) / 20);
   const auto beat_ns = std::chrono::nanoseconds(heartbeat_).count();
   std::size_t opened = 0;
   while (!stopping_.load()) {

@@ -85,13 +85,15 @@ class AgentFleet {
   struct Agent {
     AgentIdentity who;
     std::unique_ptr<AgentStream> stream;
-    std::vector<std::unique_ptr<AgentStream>> ended;  // freed with the fleet: OnDone may still be returning
+    std::vector<std::unique_ptr<AgentStream>>
+        ended;  // freed with the fleet: OnDone may still be returning
     int tries = 0;
     std::atomic<std::int64_t> next_beat_ns{0};  // 0: not admitted
     std::atomic<std::int64_t> retry_at_ns{0};   // >0: re-open then
   };
   static std::int64_t now_ns() {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               SteadyClock::now().time_since_epoch())
         .count();
   }
   void on_welcome(std::size_t index);

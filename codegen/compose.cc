@@ -61,8 +61,9 @@ bool has_check(const v1::Service& s) {
 std::vector<std::string> check_argv(const v1::HealthCheck& h) {
   switch (h.kind_case()) {
     case v1::HealthCheck::kHttp:
-      return {"CMD", "wget", "-q", "-O", "/dev/null",
-              "http://127.0.0.1:" + std::to_string(h.http().port()) + h.http().path()};
+      return {"CMD",       "wget",
+              "-q",        "-O",
+              "/dev/null", "http://127.0.0.1:" + std::to_string(h.http().port()) + h.http().path()};
     case v1::HealthCheck::kTcp:
       return {"CMD", "nc", "-z", "127.0.0.1", std::to_string(h.tcp().port())};
     default: {
@@ -83,7 +84,8 @@ void emit_healthcheck(YAML::Emitter& out, const v1::HealthCheck& h) {
   out << YAML::Key << "healthcheck" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "test" << YAML::Value;
   emit_list(out, check_argv(h));
-  if (h.has_interval()) out << YAML::Key << "interval" << YAML::Value << duration_text(h.interval());
+  if (h.has_interval())
+    out << YAML::Key << "interval" << YAML::Value << duration_text(h.interval());
   if (h.has_timeout()) out << YAML::Key << "timeout" << YAML::Value << duration_text(h.timeout());
   if (h.unhealthy_threshold() > 0) {
     out << YAML::Key << "retries" << YAML::Value << h.unhealthy_threshold();
@@ -120,8 +122,7 @@ Status emit_service(YAML::Emitter& out, const v1::GraphVersion& graph, const v1:
     out << YAML::Key << "build" << YAML::Value << YAML::BeginMap;
     out << YAML::Key << "context" << YAML::Value
         << quoted(literal(b.context().empty() ? "." : b.context()));
-    out << YAML::Key << "dockerfile" << YAML::Value
-        << quoted(literal(dockerfile_path(s)));
+    out << YAML::Key << "dockerfile" << YAML::Value << quoted(literal(dockerfile_path(s)));
     if (!b.args().empty()) {
       out << YAML::Key << "args" << YAML::Value << YAML::BeginMap;
       for (const auto& [k, v] : sorted(b.args())) {
@@ -154,8 +155,8 @@ Status emit_service(YAML::Emitter& out, const v1::GraphVersion& graph, const v1:
   for (int i = 0; i < s.secrets_size(); ++i) {
     const auto& sec = s.secrets(i);
     if (sec.target_case() != v1::SecretRef::kEnvVar) {
-      return invalid_argument("services[" + s.name() + "].secrets[" + std::to_string(i) + "]: " +
-                              who + " wants secret '" + sec.name() +
+      return invalid_argument("services[" + s.name() + "].secrets[" + std::to_string(i) +
+                              "]: " + who + " wants secret '" + sec.name() +
                               "' as a file; docker-compose.yml carries env-var secrets only "
                               "(deploy it with the process runtime or as an env var)");
     }
@@ -163,7 +164,8 @@ Status emit_service(YAML::Emitter& out, const v1::GraphVersion& graph, const v1:
   }
   if (!env.empty() || !secret_env.empty()) {
     out << YAML::Key << "environment" << YAML::Value << YAML::BeginMap;
-    for (const auto& [k, v] : env) out << YAML::Key << quoted(k) << YAML::Value << quoted(literal(v));
+    for (const auto& [k, v] : env)
+      out << YAML::Key << quoted(k) << YAML::Value << quoted(literal(v));
     // A key without a value: compose passes the variable through from its own environment.
     for (const auto& k : secret_env) out << YAML::Key << quoted(k) << YAML::Value << YAML::Null;
     out << YAML::EndMap;
@@ -176,11 +178,12 @@ Status emit_service(YAML::Emitter& out, const v1::GraphVersion& graph, const v1:
       if (replicas > 1) {
         return invalid_argument("services[" + s.name() + "].replicas: " + who + " publishes " +
                                 "host port " + std::to_string(p.host_port()) + " and asks for " +
-                                std::to_string(replicas) + " replicas; on one compose host only "
+                                std::to_string(replicas) +
+                                " replicas; on one compose host only "
                                 "one container can hold a fixed host port");
       }
-      published.push_back(std::to_string(p.host_port()) + ":" +
-                          std::to_string(p.container_port()) + proto);
+      published.push_back(std::to_string(p.host_port()) + ":" + std::to_string(p.container_port()) +
+                          proto);
     } else {
       exposed.push_back(std::to_string(p.container_port()) + proto);
     }
@@ -230,7 +233,8 @@ Status emit_service(YAML::Emitter& out, const v1::GraphVersion& graph, const v1:
       const bool bind = v.source().front() == '/';
       if (!bind && !is_volume_name(v.source())) {
         return invalid_argument("services[" + s.name() + "].volumes[" + std::to_string(i) +
-                                "].source: " + who + ": '" + v.source() + "' is neither an "
+                                "].source: " + who + ": '" + v.source() +
+                                "' is neither an "
                                 "absolute host path nor a volume name compose accepts "
                                 "([A-Za-z0-9][A-Za-z0-9_.-]*)");
       }
@@ -254,7 +258,8 @@ Status emit_service(YAML::Emitter& out, const v1::GraphVersion& graph, const v1:
       options.project_label.empty() ? graph.project_id() : options.project_label;
   labels["io.axion.service"] = s.name();
   labels["io.axion.graph-version"] = std::to_string(graph.version());
-  for (const auto& [k, v] : labels) out << YAML::Key << quoted(k) << YAML::Value << quoted(literal(v));
+  for (const auto& [k, v] : labels)
+    out << YAML::Key << quoted(k) << YAML::Value << quoted(literal(v));
   out << YAML::EndMap;
 
   out << YAML::EndMap;
@@ -279,8 +284,8 @@ Result<Artifact> generate_compose(const v1::GraphVersion& graph, const ComposeOp
   out << YAML::Key << "version" << YAML::Value << quoted("2.4");
   out << YAML::Key << "services" << YAML::Value << YAML::BeginMap;
   for (const auto& [name, service] : by_name) {
-    AXION_RETURN_IF_ERROR(emit_service(out, graph, *service, by_name, networks.at(name),
-                                       options, named_volumes));
+    AXION_RETURN_IF_ERROR(
+        emit_service(out, graph, *service, by_name, networks.at(name), options, named_volumes));
   }
   out << YAML::EndMap;
   std::set<std::string> all_networks;

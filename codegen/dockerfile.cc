@@ -51,7 +51,8 @@ Result<std::string> dockerfile_of(const v1::GraphVersion& graph, const v1::Servi
   }
   const std::string workdir = s.working_dir().empty() ? "/app" : s.working_dir();
   if (!plain_path(workdir)) {
-    return invalid_argument(field + ".working_dir: '" + workdir + "' must be an absolute path "
+    return invalid_argument(field + ".working_dir: '" + workdir +
+                            "' must be an absolute path "
                             "of letters, digits and / . _ - to be a generated Dockerfile's "
                             "WORKDIR");
   }
@@ -70,8 +71,8 @@ Result<std::string> dockerfile_of(const v1::GraphVersion& graph, const v1::Servi
   labels["io.axion.service"] = s.name();
   for (const auto& [k, v] : labels) {
     // LABEL takes key=value pairs; JSON-quoted strings with `$` escaped stay literal.
-    std::string value = nlohmann::json(v).dump(-1, ' ', false,
-                                               nlohmann::json::error_handler_t::replace);
+    std::string value =
+        nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     std::string escaped;
     for (char c : value) escaped += c == '$' ? std::string("\\$") : std::string(1, c);
     out += "LABEL " + nlohmann::json(k).dump() + "=" + escaped + "\n";

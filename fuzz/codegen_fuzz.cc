@@ -73,13 +73,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto command_seq = services["api"]["command"];
   FUZZ_CHECK(command_seq.size() == 2 + args.size(), compose->content);
   for (std::size_t i = 0; i < args.size(); ++i) {
-    FUZZ_CHECK(command_seq[2 + i].as<std::string>() == compose_literal(args[i]),
-               compose->content);
+    FUZZ_CHECK(command_seq[2 + i].as<std::string>() == compose_literal(args[i]), compose->content);
   }
   FUZZ_CHECK(services["api"]["labels"]["note"].as<std::string>() == compose_literal(label),
              compose->content);
-  FUZZ_CHECK(services["api"]["entrypoint"][0].as<std::string>() ==
-                 compose_literal(api->command(0)),
+  FUZZ_CHECK(services["api"]["entrypoint"][0].as<std::string>() == compose_literal(api->command(0)),
              compose->content);
   FUZZ_CHECK(axion::codegen::generate_compose(graph)->content == compose->content,
              "two runs differ");

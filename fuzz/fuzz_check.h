@@ -6,11 +6,10 @@
 #include <cstdlib>
 #include <string>
 
-#define FUZZ_CHECK(condition, what)                                                   \
-  do {                                                                                \
-    if (!(condition)) {                                                               \
-      std::fprintf(stderr, "property broken: %s (%s)\n", #condition,                  \
-                   std::string(what).c_str());                                        \
-      std::abort();                                                                   \
-    }                                                                                 \
+#define FUZZ_CHECK(condition, what)                                                              \
+  do {                                                                                           \
+    if (!(condition)) {                                                                          \
+      std::fprintf(stderr, "property broken: %s (%s)\n", #condition, std::string(what).c_str()); \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (false)

@@ -22,8 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   graph.set_version(1);
   *graph.mutable_services() = command.services();
   *graph.mutable_edges() = command.edges();
-  graph.set_content_hash(
-      axion::commands::graph_content_hash(command.services(), command.edges()));
+  graph.set_content_hash(axion::commands::graph_content_hash(command.services(), command.edges()));
 
   const auto compose = axion::codegen::generate_compose(graph);
   if (compose.ok()) {
@@ -40,8 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                compose.status().to_string());
   }
   const auto dockerfiles = axion::codegen::generate_dockerfiles(graph);
-  FUZZ_CHECK(dockerfiles.ok() ||
-                 dockerfiles.status().code() == axion::StatusCode::kInvalidArgument,
+  FUZZ_CHECK(dockerfiles.ok() || dockerfiles.status().code() == axion::StatusCode::kInvalidArgument,
              dockerfiles.status().to_string());
   return 0;
 }

@@ -16,8 +16,9 @@ std::uint32_t replicas_of(const v1::Service& s) { return s.replicas() == 0 ? 1 :
 Result<Placement> place_services(const v1::GraphVersion& graph, std::vector<ServerSlot> servers) {
   std::erase_if(servers, [](const ServerSlot& s) { return !s.online; });
   if (servers.empty()) {
-    return failed_precondition("no server of the cluster has an ONLINE agent: install or start "
-                               "an agent (or choose another cluster) and deploy again");
+    return failed_precondition(
+        "no server of the cluster has an ONLINE agent: install or start "
+        "an agent (or choose another cluster) and deploy again");
   }
   std::vector<const v1::Service*> order;
   for (const auto& s : graph.services()) order.push_back(&s);

@@ -47,8 +47,9 @@ Result<std::vector<std::uint32_t>> canary_weights(const v1::CanaryStrategy& c) {
   std::uint32_t last = 0;
   for (std::size_t i = 0; i < weights.size(); ++i) {
     if (weights[i] < 1 || weights[i] > 100 || weights[i] <= last) {
-      return invalid_argument("strategy.canary.weights[" + std::to_string(i) + "]: " +
-                              std::to_string(weights[i]) + " — weights must ascend within "
+      return invalid_argument("strategy.canary.weights[" + std::to_string(i) +
+                              "]: " + std::to_string(weights[i]) +
+                              " — weights must ascend within "
                               "1..100, e.g. 10, 50, 100");
     }
     last = weights[i];
@@ -104,14 +105,15 @@ std::vector<std::string> start_order(const v1::GraphVersion& graph) {
   return order;
 }
 
-Result<std::vector<PlannedStep>> plan_rollout(const v1::GraphVersion& graph,
-                                              const Placement& next, const Placement& previous,
+Result<std::vector<PlannedStep>> plan_rollout(const v1::GraphVersion& graph, const Placement& next,
+                                              const Placement& previous,
                                               const v1::Strategy& strategy, bool fast) {
   const auto order = start_order(graph);
   std::vector<InstanceRef> all_new;
   for (const auto& service : order) {
     if (!next.count(service)) {
-      return failed_precondition("service '" + service + "' has no placement: the plan needs "
+      return failed_precondition("service '" + service +
+                                 "' has no placement: the plan needs "
                                  "a server for every replica");
     }
     const auto mine = instances_of(service, next);

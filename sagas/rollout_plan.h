@@ -40,9 +40,9 @@ struct InstanceRef {
 
 struct PlannedStep {
   axion::v1::StepKind kind = axion::v1::STEP_KIND_UNSPECIFIED;
-  std::uint32_t weight = 0;        // % of traffic on the new release once the step is done
-  std::vector<InstanceRef> start;  // new instances, started and health-gated in this step
-  std::vector<InstanceRef> stop;   // previous instances, stopped once traffic left them
+  std::uint32_t weight = 0;           // % of traffic on the new release once the step is done
+  std::vector<InstanceRef> start;     // new instances, started and health-gated in this step
+  std::vector<InstanceRef> stop;      // previous instances, stopped once traffic left them
   std::chrono::milliseconds wait{0};  // pause or bake time before the next step
   bool needs_promotion = false;       // hold for PromoteDeployment after this step
   double max_error_rate = 0;          // error-rate gate of the step; 0 = none

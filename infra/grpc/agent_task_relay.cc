@@ -222,7 +222,9 @@ void AgentTaskRelay::notice_locked(const std::string& task_id,
 void AgentTaskRelay::flush(Outbox& out, std::vector<Notice>& notices) {
   std::vector<std::string> sent;
   for (const auto& [server_id, message] : out) {
-    if (hub_.send(server_id, message) && message.has_task()) sent.push_back(message.task().task_id());
+    if (hub_.send(server_id, message) && message.has_task()) {
+      sent.push_back(message.task().task_id());
+    }
   }
   out.clear();
   if (!sent.empty()) {

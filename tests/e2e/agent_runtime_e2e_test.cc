@@ -73,8 +73,7 @@ class AgentRuntimeE2E : public AgentTaskE2E {
 
   // START_SERVICE of axion-test-service (this test's marker as its version) on `port`, with an
   // HTTP health check on /healthz every 100 ms.
-  v1::AgentTask service_task(const std::string& id, int port,
-                             std::vector<std::string> args = {}) {
+  v1::AgentTask service_task(const std::string& id, int port, std::vector<std::string> args = {}) {
     v1::AgentTask t = start_task(id, "web-1");
     auto* p = t.mutable_task()->mutable_spec()->mutable_process();
     p->clear_argv();
@@ -97,8 +96,12 @@ class AgentRuntimeE2E : public AgentTaskE2E {
   // before then (start period), so only a cancel ends it.
   v1::AgentTask slow_task(const std::string& id) {
     auto t = service_task(id, free_port(), {"--healthy-after-ms", "600000"});
-    t.mutable_task()->mutable_spec()->mutable_process()->mutable_health_check()
-        ->mutable_start_period()->set_seconds(600);
+    t.mutable_task()
+        ->mutable_spec()
+        ->mutable_process()
+        ->mutable_health_check()
+        ->mutable_start_period()
+        ->set_seconds(600);
     return t;
   }
   v1::AgentTask stop_task(const std::string& id, v1::TaskKind kind = v1::TASK_KIND_STOP_SERVICE) {
@@ -132,15 +135,13 @@ class AgentRuntimeE2E : public AgentTaskE2E {
     return eventually([&] { return get(id).last_update().state() == state; });
   }
 
-  std::string instance_stdout() {
-    return read_file(dir_ + "/state/instances/web-1/stdout.log");
-  }
+  std::string instance_stdout() { return read_file(dir_ + "/state/instances/web-1/stdout.log"); }
 
   void remove_compose_project() {
     // The project name is ours ([a-z0-9-]), never user input.
     const std::string filter = "label=com.docker.compose.project=" + compose_project_;
-    std::system(("docker ps -aq --filter " + filter + " | xargs -r docker rm -f >/dev/null 2>&1")
-                    .c_str());
+    std::system(
+        ("docker ps -aq --filter " + filter + " | xargs -r docker rm -f >/dev/null 2>&1").c_str());
   }
 
   static inline int counter_ = 0;
@@ -153,8 +154,10 @@ TEST_F(AgentRuntimeE2E, ARealServiceStartsHealthyServesAndStops) {
   const int port = free_port();
   const auto started = run(service_task("start-web", port));
   ASSERT_EQ(started.last_update().state(), v1::TASK_STATE_SUCCEEDED)
-      << started.last_update().detail() << "\n" << agent_->log();
+      << started.last_update().detail() << "\n"
+      << agent_->log();
   EXPECT_EQ(started.last_update().detail(), "healthy");
+  EXPECT_EQ(started.last_update().ports().at("http"), static_cast<std::uint32_t>(port));
   EXPECT_GE(started.last_update().health_samples_size(), 1);
   EXPECT_FALSE(started.agent_id().empty());
   EXPECT_EQ(http_get(port, "/"), marker_ + " web-1\n");
@@ -221,9 +224,10 @@ TEST_F(AgentRuntimeE2E, ATaskDeliveredTwiceRunsOnce) {
   ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << server_->log();
   ASSERT_TRUE(eventually([&] { return status().connected(); })) << agent_->log();
   // Redelivered on reconnect: the agent reports on, and still runs the one process.
-  ASSERT_TRUE(eventually([&] { return metric("axion_agent_task_deliveries_total") != "" &&
-                                      metric("axion_agent_task_deliveries_total") != "0"; }))
-      << server_->log();
+  ASSERT_TRUE(eventually([&] {
+    return metric("axion_agent_task_deliveries_total") != "" &&
+           metric("axion_agent_task_deliveries_total") != "0";
+  })) << server_->log();
   const auto cancelled = cancel("start-twice");
   ASSERT_TRUE(cancelled.ok()) << cancelled.error_message();
   const auto done = wait_terminal("start-twice");
@@ -239,8 +243,12 @@ TEST_F(AgentRuntimeE2E, AnAgentKilledMidTaskResumesWithoutStartingTheServiceAgai
   start_agent_here();
   const int port = free_port();
   auto task = service_task("start-resume", port, {"--healthy-after-ms", "4000"});
-  task.mutable_task()->mutable_spec()->mutable_process()->mutable_health_check()
-      ->mutable_start_period()->set_seconds(60);
+  task.mutable_task()
+      ->mutable_spec()
+      ->mutable_process()
+      ->mutable_health_check()
+      ->mutable_start_period()
+      ->set_seconds(60);
   ASSERT_TRUE(submit(task).ok());
   ASSERT_TRUE(reached("start-resume", v1::TASK_STATE_RUNNING));
   const auto before = pids_with(marker_);
@@ -252,7 +260,8 @@ TEST_F(AgentRuntimeE2E, AnAgentKilledMidTaskResumesWithoutStartingTheServiceAgai
   start_agent_here();
   const auto done = wait_terminal("start-resume", 90);
   ASSERT_EQ(done.last_update().state(), v1::TASK_STATE_SUCCEEDED)
-      << done.last_update().detail() << "\n" << agent_->log();
+      << done.last_update().detail() << "\n"
+      << agent_->log();
   EXPECT_EQ(pids_with(marker_), before);
   EXPECT_EQ(http_get(port, "/"), marker_ + " web-1\n");
   const std::string out = instance_stdout();
@@ -264,8 +273,7 @@ TEST_F(AgentRuntimeE2E, AnAgentKilledMidTaskResumesWithoutStartingTheServiceAgai
 TEST_F(AgentRuntimeE2E, TheEdgeProxySendsTrafficToTheInstance) {
   start_agent_here();
   const int port = free_port();
-  ASSERT_EQ(run(service_task("start-web", port)).last_update().state(),
-            v1::TASK_STATE_SUCCEEDED);
+  ASSERT_EQ(run(service_task("start-web", port)).last_update().state(), v1::TASK_STATE_SUCCEEDED);
   const int front = free_port();
   v1::AgentTask sw;
   sw.set_server_id(server_id_);
@@ -282,7 +290,8 @@ TEST_F(AgentRuntimeE2E, TheEdgeProxySendsTrafficToTheInstance) {
   backend->set_weight(100);
   const auto switched = run(sw);
   ASSERT_EQ(switched.last_update().state(), v1::TASK_STATE_SUCCEEDED)
-      << switched.last_update().detail() << "\n" << agent_->log();
+      << switched.last_update().detail() << "\n"
+      << agent_->log();
   EXPECT_TRUE(eventually([&] { return http_get(front, "/") == marker_ + " web-1\n"; }));
 
   // A bad spec is refused with its reason, and the proxy keeps serving.
@@ -315,12 +324,14 @@ TEST_F(AgentRuntimeE2E, AComposeProjectComesUpIsUpdatedAndIsTornDown) {
            "  api:\n    image: axion-test/web:1\n    environment:\n      VERSION: api-" +
            version +
            "\n  web:\n    image: axion-test/web:1\n    environment:\n      VERSION: " + version +
-           "\n    ports:\n      - \"127.0.0.1:" + std::to_string(port) + ":8080\"\n"
+           "\n    ports:\n      - \"127.0.0.1:" + std::to_string(port) +
+           ":8080\"\n"
            "    depends_on:\n      api:\n        condition: service_healthy\n";
   };
   auto up = run(compose_task("compose-v1", v1::TASK_KIND_APPLY_COMPOSE, yaml("v1")), 300);
-  ASSERT_EQ(up.last_update().state(), v1::TASK_STATE_SUCCEEDED)
-      << up.last_update().detail() << "\n" << up.last_update().output() << "\n" << agent_->log();
+  ASSERT_EQ(up.last_update().state(), v1::TASK_STATE_SUCCEEDED) << up.last_update().detail() << "\n"
+                                                                << up.last_update().output() << "\n"
+                                                                << agent_->log();
   EXPECT_EQ(up.last_update().detail(), "api: running healthy; web: running healthy");
   EXPECT_EQ(http_get(port, "/"), "v1\n");
 

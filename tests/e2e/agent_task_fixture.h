@@ -105,7 +105,6 @@ class AgentTaskE2E : public AgentE2E {
     return res->body.substr(start, res->body.find('\n', start) - start);
   }
 
-
   // Waits for the task's terminal status through WatchAgentTask (as a client would).
   v1::AgentTaskStatus wait_terminal(const std::string& id, int seconds = 60) {
     grpc::ClientContext ctx;

@@ -75,12 +75,10 @@ TEST_F(ComposeConfigTest, DockerComposeAcceptsTheShopAndReadsTheValuesBack) {
     for (char c : values[i]) expected += c == '$' ? std::string("$$") : std::string(1, c);
     EXPECT_EQ(env["V" + std::to_string(i)].as<std::string>(), expected) << values[i];
   }
-  EXPECT_EQ(services["web"]["labels"]["note"].as<std::string>(),
-            "$$(id) \"quoted\"\nsecond line");
+  EXPECT_EQ(services["web"]["labels"]["note"].as<std::string>(), "$$(id) \"quoted\"\nsecond line");
   EXPECT_EQ(services["api"]["depends_on"]["worker"]["condition"].as<std::string>(),
             "service_started");
-  EXPECT_EQ(services["web"]["depends_on"]["api"]["condition"].as<std::string>(),
-            "service_healthy");
+  EXPECT_EQ(services["web"]["depends_on"]["api"]["condition"].as<std::string>(), "service_healthy");
   EXPECT_EQ(services["api"]["build"]["dockerfile"].as<std::string>(), "Dockerfile.axion-api");
   EXPECT_TRUE(doc["networks"]["to-api"]) << result.out;
   EXPECT_TRUE(doc["volumes"]["worker-data"]) << result.out;

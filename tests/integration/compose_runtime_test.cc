@@ -1,6 +1,8 @@
 // ComposeRuntime against the real Docker engine of scripts/docker-engine (DOCKER_HOST) and the
 // local images it builds (axion-test/web:1: busybox httpd serving $VERSION, with a health check).
 // Without an engine the tests skip, or fail when AXION_REQUIRE_DOCKER=1 (scripts/test).
+#include "agent/compose_runtime.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <unistd.h>
@@ -10,7 +12,6 @@
 #include <filesystem>
 #include <mutex>
 
-#include "agent/compose_runtime.h"
 #include "agent/compose_tasks.h"
 #include "tests/support/free_port.h"
 
@@ -51,9 +52,11 @@ using axion::testing::free_port;
 
 std::string two_services(int port, const std::string& version) {
   return "version: \"2.4\"\nservices:\n"
-         "  api:\n    image: axion-test/web:1\n    environment:\n      VERSION: api-" + version +
+         "  api:\n    image: axion-test/web:1\n    environment:\n      VERSION: api-" +
+         version +
          "\n  web:\n    image: axion-test/web:1\n    environment:\n      VERSION: " + version +
-         "\n    ports:\n      - \"127.0.0.1:" + std::to_string(port) + ":8080\"\n"
+         "\n    ports:\n      - \"127.0.0.1:" + std::to_string(port) +
+         ":8080\"\n"
          "    depends_on:\n      api:\n        condition: service_healthy\n";
 }
 
@@ -72,8 +75,7 @@ class ComposeRuntimeTest : public ::testing::Test {
       GTEST_SKIP() << "no Docker engine (start scripts/docker-engine and export DOCKER_HOST): "
                    << runtime_->unavailable_reason();
     }
-    project_ = "axt-" + std::to_string(::getpid()) + "-" +
-               std::to_string(counter_++);
+    project_ = "axt-" + std::to_string(::getpid()) + "-" + std::to_string(counter_++);
   }
   void TearDown() override {
     if (runtime_ && runtime_->available() && !project_.empty()) {
@@ -105,7 +107,8 @@ class ComposeRuntimeTest : public ::testing::Test {
     auto c = docker.containers(project_, milliseconds(30000));
     EXPECT_TRUE(c.ok()) << c.status().to_string();
     std::vector<std::string> names;
-    if (c.ok()) for (const auto& s : *c) names.push_back(s.name);
+    if (c.ok())
+      for (const auto& s : *c) names.push_back(s.name);
     return names;
   }
 

@@ -1,6 +1,8 @@
 // ProcessRuntime against real processes (axion-test-service): start and health checks, failures
 // with exit codes and output, cancel, idempotent redelivery, adoption by a new runtime after the
 // old one is gone, SIGKILL after the stop timeout, restart policy, and log rotation.
+#include "agent/process_runtime.h"
+
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
@@ -19,7 +21,6 @@
 #include <thread>
 
 #include "agent/instance_record.h"
-#include "agent/process_runtime.h"
 
 namespace axion::agent {
 namespace {
@@ -160,6 +161,9 @@ TEST_F(ProcessRuntimeTest, HealthyStartSucceedsAndServes) {
   const auto r = record("web-1");
   ASSERT_EQ(r.ports.size(), 1u);
   EXPECT_EQ(get(r.ports[0].host_port, "/"), "v1 web-1\n");
+  // The allocated host port is in the updates, for the proxy.
+  EXPECT_EQ(done->ports().at("http"), r.ports[0].host_port);
+  EXPECT_EQ(sink_.wait_for("t1", v1::TASK_STATE_RUNNING)->ports().at("http"), r.ports[0].host_port);
   const auto running = runtime().running();
   ASSERT_EQ(running.size(), 1u);
   EXPECT_EQ(running[0].instance_id(), "web-1");
@@ -236,8 +240,11 @@ TEST_F(ProcessRuntimeTest, SameTaskTwiceRunsOneProcess) {
 
 TEST_F(ProcessRuntimeTest, NewRuntimeAdoptsTheRunningInstance) {
   auto task = start_task("t1", "web-1", {"--healthy-after-ms", "1500"});
-  task.mutable_spec()->mutable_process()->mutable_health_check()->mutable_start_period()->set_seconds(
-      30);
+  task.mutable_spec()
+      ->mutable_process()
+      ->mutable_health_check()
+      ->mutable_start_period()
+      ->set_seconds(30);
   runtime().start(task, sink_);
   ASSERT_TRUE(sink_.wait_for("t1", v1::TASK_STATE_RUNNING));
   const auto before = record("web-1");

@@ -44,8 +44,7 @@ TEST(CodegenCompose, ServicesImagesAndBuilds) {
   EXPECT_EQ(services["api"]["image"].as<std::string>(), "axion.local/api:0123456789ab");
   EXPECT_EQ(strings(services["api"]["expose"]), std::vector<std::string>{"9000"});
   EXPECT_EQ(strings(services["api"]["entrypoint"]), (std::vector<std::string>{"/app/api"}));
-  EXPECT_EQ(strings(services["api"]["command"]),
-            (std::vector<std::string>{"--listen", ":9000"}));
+  EXPECT_EQ(strings(services["api"]["command"]), (std::vector<std::string>{"--listen", ":9000"}));
   EXPECT_EQ(services["api"]["scale"].as<int>(), 3);
   EXPECT_EQ(services["api"]["mem_reservation"].as<std::string>(), "256m");
   EXPECT_EQ(services["api"]["cpu_shares"].as<int>(), 512);
@@ -66,8 +65,7 @@ TEST(CodegenCompose, EdgesBecomeNetworksAndStartOrder) {
   EXPECT_TRUE(doc["networks"]["to-api"].IsMap());
   EXPECT_TRUE(doc["networks"]["solo-worker"].IsMap());
   EXPECT_EQ(doc["networks"].size(), 2u);
-  EXPECT_EQ(services["web"]["depends_on"]["api"]["condition"].as<std::string>(),
-            "service_healthy");
+  EXPECT_EQ(services["web"]["depends_on"]["api"]["condition"].as<std::string>(), "service_healthy");
   EXPECT_EQ(services["api"]["depends_on"]["worker"]["condition"].as<std::string>(),
             "service_started");  // worker has no health check
   EXPECT_FALSE(services["worker"]["depends_on"]);

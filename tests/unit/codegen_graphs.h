@@ -87,10 +87,25 @@ inline axion::v1::GraphVersion shop_graph() {
 // string: quotes, newlines, shell and compose interpolation, YAML anchors, tags, booleans,
 // numbers, comments and a very long string.
 inline std::vector<std::string> hostile_values() {
-  return {"a\"b",       "line1\nline2", "$(rm -rf /)",     "${HOME}",  "*anchor", "&x",
-          "!!python/object:os.system", "yes", "0123",      "key: value # c", "- item",
-          "'single'",   "back\\slash",  "tab\there",       "",         "null",    "~",
-          "\"]\nRUN x", std::string(10000, 'x')};
+  return {"a\"b",
+          "line1\nline2",
+          "$(rm -rf /)",
+          "${HOME}",
+          "*anchor",
+          "&x",
+          "!!python/object:os.system",
+          "yes",
+          "0123",
+          "key: value # c",
+          "- item",
+          "'single'",
+          "back\\slash",
+          "tab\there",
+          "",
+          "null",
+          "~",
+          "\"]\nRUN x",
+          std::string(10000, 'x')};
 }
 
 }  // namespace axion::codegen::testing_graphs

@@ -76,17 +76,17 @@ TEST(EdgeProxyConfig, RendersMasterWorkerAdminSocketAndOneFrontendAndBackendPerS
 }
 
 TEST(EdgeProxyConfig, RefusesHostileServiceNames) {
-  const std::vector<std::string> names = {"a;rm -rf /", "web\nfrontend evil", "we\"b", "$(x)",
-                                          "`id`", "", "Web", "-web", "web-", "a b",
-                                          std::string(64, 'a')};
+  const std::vector<std::string> names = {
+      "a;rm -rf /", "web\nfrontend evil", "we\"b", "$(x)", "`id`", "", "Web", "-web", "web-",
+      "a b",        std::string(64, 'a')};
   for (const std::string& name : names) {
     expect_refused(spec(name, 8080, {{"v1", "127.0.0.1:9001", 1}}), "spec.proxy.service");
   }
 }
 
 TEST(EdgeProxyConfig, RefusesHostileInstanceIds) {
-  const std::vector<std::string> ids = {"v1;reboot", "v1\n    server evil 1.2.3.4:80", "'v1'",
-                                        "$(x)", "v1 backup", ""};
+  const std::vector<std::string> ids = {
+      "v1;reboot", "v1\n    server evil 1.2.3.4:80", "'v1'", "$(x)", "v1 backup", ""};
   for (const std::string& id : ids) {
     expect_refused(spec("web", 8080, {{"ok", "127.0.0.1:9000", 1}, {id, "127.0.0.1:9001", 1}}),
                    "spec.proxy.backends[1].instance_id");
@@ -94,10 +94,10 @@ TEST(EdgeProxyConfig, RefusesHostileInstanceIds) {
 }
 
 TEST(EdgeProxyConfig, RefusesBadAddresses) {
-  for (const std::string& address : std::vector<std::string>
-       {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:80\n", "example.com:80",
-        "1.2.3:80", "127.0.0.1:8a", ":80", "127.0.0.1:80 backup", "[::1]:80", "$(x):80",
-        "127.0.0.1:-1", "0x7f.0.0.1:80", "127.0.0.1:+80", "127.0.0.01:80", ""}) {
+  for (const std::string& address : std::vector<std::string>{
+           "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:80\n", "example.com:80",
+           "1.2.3:80", "127.0.0.1:8a", ":80", "127.0.0.1:80 backup", "[::1]:80", "$(x):80",
+           "127.0.0.1:-1", "0x7f.0.0.1:80", "127.0.0.1:+80", "127.0.0.01:80", ""}) {
     expect_refused(spec("web", 8080, {{"v1", address, 1}}), "spec.proxy.backends[0].address");
   }
 }
@@ -120,8 +120,8 @@ TEST(EdgeProxyConfig, RefusesUdpEmptyBackendsAndDuplicateInstances) {
 }
 
 TEST(EdgeProxyConfig, UnsetProtocolIsTcpAndLocalhostIsTheLoopbackLiteral) {
-  const Route r = valid(spec("web", 8080, {{"v1", "localhost:9001", 3}},
-                             axion::v1::PORT_PROTOCOL_UNSPECIFIED));
+  const Route r =
+      valid(spec("web", 8080, {{"v1", "localhost:9001", 3}}, axion::v1::PORT_PROTOCOL_UNSPECIFIED));
   EXPECT_EQ(r.mode, ProxyMode::kTcp);
   ASSERT_EQ(r.backends.size(), 1u);
   EXPECT_EQ(r.backends[0].address(), "127.0.0.1:9001");

@@ -132,8 +132,11 @@ TEST(RestartPolicy, DecidesByPolicyAndExit) {
   EXPECT_FALSE(should_restart(v1::RESTART_POLICY_UNSPECIFIED, clean));
   EXPECT_TRUE(should_restart(v1::RESTART_POLICY_ON_FAILURE, crashed));
   EXPECT_TRUE(should_restart(v1::RESTART_POLICY_ON_FAILURE, unknown));
-  EXPECT_EQ(next_backoff(std::chrono::milliseconds(1000), std::chrono::milliseconds(30000)).count(), 2000);
-  EXPECT_EQ(next_backoff(std::chrono::milliseconds(20000), std::chrono::milliseconds(30000)).count(), 30000);
+  EXPECT_EQ(next_backoff(std::chrono::milliseconds(1000), std::chrono::milliseconds(30000)).count(),
+            2000);
+  EXPECT_EQ(
+      next_backoff(std::chrono::milliseconds(20000), std::chrono::milliseconds(30000)).count(),
+      30000);
 }
 
 }  // namespace

@@ -15,8 +15,10 @@ using codegen::testing_graphs::shop_graph;
 using std::chrono::milliseconds;
 
 std::vector<ServerSlot> three_servers() {
-  return {{"srv-a", true, 2000, 4096}, {"srv-b", true, 2000, 4096},
-          {"srv-c", true, 2000, 1024}, {"srv-off", false, 64000, 640000}};
+  return {{"srv-a", true, 2000, 4096},
+          {"srv-b", true, 2000, 4096},
+          {"srv-c", true, 2000, 1024},
+          {"srv-off", false, 64000, 640000}};
 }
 
 std::vector<std::string> ids(const v1::ServicePlacement& p) {
@@ -82,8 +84,7 @@ Placement placement(std::map<std::string, std::vector<std::string>> by_service) 
   return p;
 }
 
-const Placement kNext =
-    placement({{"web", {"a"}}, {"api", {"a", "b", "c"}}, {"worker", {"b"}}});
+const Placement kNext = placement({{"web", {"a"}}, {"api", {"a", "b", "c"}}, {"worker", {"b"}}});
 const Placement kPrevious =
     placement({{"web", {"b"}}, {"api", {"a", "b"}}, {"worker", {"c"}}, {"gone", {"a"}}});
 

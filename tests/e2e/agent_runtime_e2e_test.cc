@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "tests/e2e/agent_task_fixture.h"
+#include "tests/support/compose_project.h"
 
 namespace axion::testing {
 namespace {
@@ -319,15 +320,7 @@ TEST_F(AgentRuntimeE2E, AComposeProjectComesUpIsUpdatedAndIsTornDown) {
   compose_project_ = "axe2e-" + marker_;
   start_agent_here();
   const int port = free_port();
-  const auto yaml = [&](const std::string& version) {
-    return "version: \"2.4\"\nservices:\n"
-           "  api:\n    image: axion-test/web:1\n    environment:\n      VERSION: api-" +
-           version +
-           "\n  web:\n    image: axion-test/web:1\n    environment:\n      VERSION: " + version +
-           "\n    ports:\n      - \"127.0.0.1:" + std::to_string(port) +
-           ":8080\"\n"
-           "    depends_on:\n      api:\n        condition: service_healthy\n";
-  };
+  const auto yaml = [&](const std::string& version) { return two_service_compose(port, version); };
   auto up = run(compose_task("compose-v1", v1::TASK_KIND_APPLY_COMPOSE, yaml("v1")), 300);
   ASSERT_EQ(up.last_update().state(), v1::TASK_STATE_SUCCEEDED) << up.last_update().detail() << "\n"
                                                                 << up.last_update().output() << "\n"

@@ -13,6 +13,7 @@
 #include <mutex>
 
 #include "agent/compose_tasks.h"
+#include "tests/support/compose_project.h"
 #include "tests/support/free_port.h"
 
 namespace axion::agent {
@@ -49,16 +50,7 @@ class RecordingSink : public TaskSink {
 };
 
 using axion::testing::free_port;
-
-std::string two_services(int port, const std::string& version) {
-  return "version: \"2.4\"\nservices:\n"
-         "  api:\n    image: axion-test/web:1\n    environment:\n      VERSION: api-" +
-         version +
-         "\n  web:\n    image: axion-test/web:1\n    environment:\n      VERSION: " + version +
-         "\n    ports:\n      - \"127.0.0.1:" + std::to_string(port) +
-         ":8080\"\n"
-         "    depends_on:\n      api:\n        condition: service_healthy\n";
-}
+using axion::testing::two_service_compose;
 
 class ComposeRuntimeTest : public ::testing::Test {
  protected:
@@ -129,12 +121,12 @@ std::string get(int port) {
 
 TEST_F(ComposeRuntimeTest, TwoServicesComeUpHealthyAndAnUpdateServesTheNewVersion) {
   const int port = free_port();
-  auto u = run(v1::TASK_KIND_APPLY_COMPOSE, two_services(port, "v1"));
+  auto u = run(v1::TASK_KIND_APPLY_COMPOSE, two_service_compose(port, "v1"));
   ASSERT_EQ(u.state(), v1::TASK_STATE_SUCCEEDED) << u.detail() << "\n" << u.output();
   EXPECT_EQ(u.detail(), "api: running healthy; web: running healthy");
   EXPECT_EQ(get(port), "v1\n");
 
-  u = run(v1::TASK_KIND_APPLY_COMPOSE, two_services(port, "v2"));
+  u = run(v1::TASK_KIND_APPLY_COMPOSE, two_service_compose(port, "v2"));
   ASSERT_EQ(u.state(), v1::TASK_STATE_SUCCEEDED) << u.detail() << "\n" << u.output();
   EXPECT_EQ(get(port), "v2\n");
   EXPECT_EQ(project_containers().size(), 2u);
@@ -150,7 +142,7 @@ TEST_F(ComposeRuntimeTest, AFailingHealthCheckFailsNamingTheContainer) {
 }
 
 TEST_F(ComposeRuntimeTest, RemoveLeavesNoContainerAndNoFiles) {
-  auto u = run(v1::TASK_KIND_APPLY_COMPOSE, two_services(free_port(), "v1"));
+  auto u = run(v1::TASK_KIND_APPLY_COMPOSE, two_service_compose(free_port(), "v1"));
   ASSERT_EQ(u.state(), v1::TASK_STATE_SUCCEEDED) << u.detail() << "\n" << u.output();
   u = run(v1::TASK_KIND_REMOVE_SERVICE, "");
   EXPECT_EQ(u.state(), v1::TASK_STATE_SUCCEEDED) << u.detail();

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent/command.h"
 #include "tests/e2e/agent_task_fixture.h"
 #include "tests/support/compose_project.h"
 
@@ -138,11 +139,24 @@ class AgentRuntimeE2E : public AgentTaskE2E {
 
   std::string instance_stdout() { return read_file(dir_ + "/state/instances/web-1/stdout.log"); }
 
+  // What a failed test left of its compose project (docker by argv, no shell).
   void remove_compose_project() {
-    // The project name is ours ([a-z0-9-]), never user input.
-    const std::string filter = "label=com.docker.compose.project=" + compose_project_;
-    std::system(
-        ("docker ps -aq --filter " + filter + " | xargs -r docker rm -f >/dev/null 2>&1").c_str());
+    agent::CommandSpec list;
+    list.argv = {"docker", "ps", "-aq", "--filter",
+                 "label=com.docker.compose.project=" + compose_project_};
+    list.timeout = std::chrono::seconds(30);
+    const auto listed = agent::run_command(list);
+    agent::CommandSpec remove;
+    remove.argv = {"docker", "rm", "-f"};
+    std::istringstream ids(listed.out);
+    for (std::string id; ids >> id;) remove.argv.push_back(id);
+    remove.timeout = std::chrono::seconds(60);
+    if (remove.argv.size() > 3) agent::run_command(remove);
+    agent::CommandSpec network;  // its networks
+    network.argv = {"docker", "network", "prune", "-f", "--filter",
+                    "label=com.docker.compose.project=" + compose_project_};
+    network.timeout = std::chrono::seconds(30);
+    agent::run_command(network);
   }
 
   static inline int counter_ = 0;

@@ -96,6 +96,47 @@ void emit_healthcheck(YAML::Emitter& out, const v1::HealthCheck& h) {
   out << YAML::EndMap;
 }
 
+// Every string of the service that reaches the file is text YAML keeps as is (yaml_text.h).
+Status check_text(const v1::Service& s) {
+  const std::string base = "services[" + s.name() + "]";
+  std::vector<std::pair<std::string, const std::string*>> fields = {
+      {".image", &s.image()}, {".working_dir", &s.working_dir()}};
+  if (s.has_build()) {
+    fields.push_back({".build.context", &s.build().context()});
+    fields.push_back({".build.dockerfile", &s.build().dockerfile()});
+    fields.push_back({".build.target", &s.build().target()});
+    for (const auto& [k, v] : s.build().args()) fields.push_back({".build.args[" + k + "]", &v});
+  }
+  for (int i = 0; i < s.command_size(); ++i) {
+    fields.push_back({".command[" + std::to_string(i) + "]", &s.command(i)});
+  }
+  for (int i = 0; i < s.args_size(); ++i) {
+    fields.push_back({".args[" + std::to_string(i) + "]", &s.args(i)});
+  }
+  for (const auto& [k, v] : s.env()) fields.push_back({".env[" + k + "]", &v});
+  for (const auto& [k, v] : s.labels()) {
+    fields.push_back({".labels", &k});
+    fields.push_back({".labels[" + k + "]", &v});
+  }
+  for (int i = 0; i < s.volumes_size(); ++i) {
+    fields.push_back({".volumes[" + std::to_string(i) + "].source", &s.volumes(i).source()});
+    fields.push_back({".volumes[" + std::to_string(i) + "].target", &s.volumes(i).target()});
+  }
+  const auto& h = s.health_check();
+  fields.push_back({".health_check.http.path", &h.http().path()});
+  for (int i = 0; i < h.exec().argv_size(); ++i) {
+    fields.push_back({".health_check.exec.argv[" + std::to_string(i) + "]", &h.exec().argv(i)});
+  }
+  for (const auto& [field, value] : fields) {
+    if (auto p = yaml_text_problem(*value); !p.empty()) {
+      return invalid_argument(base + field + ": service '" + s.name() + "': this value cannot " +
+                              "be written to docker-compose.yml: it contains " + p +
+                              " (use UTF-8 text)");
+    }
+  }
+  return ok_status();
+}
+
 // Networks: `to-<s>` for each service that receives traffic, joined by it and its callers.
 std::map<std::string, std::set<std::string>> networks_of(const v1::GraphVersion& graph) {
   std::map<std::string, std::set<std::string>> member_of;  // service -> networks
@@ -283,6 +324,7 @@ Result<Artifact> generate_compose(const v1::GraphVersion& graph, const ComposeOp
   out << YAML::BeginMap;
   out << YAML::Key << "version" << YAML::Value << quoted("2.4");
   out << YAML::Key << "services" << YAML::Value << YAML::BeginMap;
+  for (const auto& [name, service] : by_name) AXION_RETURN_IF_ERROR(check_text(*service));
   for (const auto& [name, service] : by_name) {
     AXION_RETURN_IF_ERROR(
         emit_service(out, graph, *service, by_name, networks.at(name), options, named_volumes));

@@ -41,7 +41,7 @@ std::string build_image_tag(const axion::v1::GraphVersion& graph, const std::str
 
 // docker-compose.yml for the graph, or INVALID_ARGUMENT naming the service and field that
 // compose cannot express (a file secret, several replicas on one fixed host port, a named
-// volume compose would not accept).
+// volume compose would not accept, text that is not UTF-8 or holds NUL, DEL or noncharacters).
 Result<Artifact> generate_compose(const axion::v1::GraphVersion& graph,
                                   const ComposeOptions& options = {});
 

@@ -38,9 +38,11 @@ Result<std::string> image_of(const Service& s, int index, const std::string& has
   const std::string who = "service '" + s.name() + "' (services[" + std::to_string(index) + "])";
   if (options.image_for_build_prefix.empty())
     return invalid_field("image_for_build_prefix",
-                         who + " is built from source, so its image needs a registry prefix: "
-                               "set image_for_build_prefix (e.g. registry.example.com/acme); "
-                               "the image is then <prefix>/" + s.name() + ":<graph hash>");
+                         who +
+                             " is built from source, so its image needs a registry prefix: "
+                             "set image_for_build_prefix (e.g. registry.example.com/acme); "
+                             "the image is then <prefix>/" +
+                             s.name() + ":<graph hash>");
   std::string image = options.image_for_build_prefix + "/" + s.name() + ":" + hash.substr(0, 12);
   if (auto p = commands::detail::image_reference_problem(image, 512); !p.empty())
     return invalid_field("image_for_build_prefix",

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "codegen/impl/kubernetes_internal.h"
+#include "codegen/yaml_text.h"
 #include "commands/field_checks.h"
 
 namespace axion::codegen::k8s {
@@ -18,38 +19,12 @@ namespace {
 using axion::v1::Service;
 using commands::quote;
 
-// Empty when `s` is strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF)
-// without NUL, DEL or noncharacters; else the reason.
-std::string manifest_text_problem(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    const std::string at = " at byte " + std::to_string(i);
-    if (b == 0 || b == 0x7f) return "a NUL or DEL byte" + at;
-    if (b < 0x80) {
-      ++i;
-      continue;
-    }
-    const int len = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 0;
-    if (len == 0 || b > 0xf4 || i + len > s.size()) return "invalid UTF-8" + at;
-    std::uint32_t cp = b & (0x7f >> len);
-    for (int k = 1; k < len; ++k) {
-      const auto c = static_cast<unsigned char>(s[i + k]);
-      if ((c & 0xc0) != 0x80) return "invalid UTF-8" + at;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    const std::uint32_t min = len == 2 ? 0x80 : len == 3 ? 0x800 : 0x10000;
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return "invalid UTF-8" + at;
-    if ((cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) == 0xfffe)
-      return "a Unicode noncharacter" + at;
-    i += static_cast<std::size_t>(len);
-  }
-  return "";
-}
-
 Status check_text(std::string_view value, const std::string& field, const std::string& what) {
-  if (auto p = manifest_text_problem(value); !p.empty())
-    return invalid_field(field, what + " " + quote(value) + " cannot be written to a Kubernetes "
-                                "manifest: it contains " + p + " (use UTF-8 text)");
+  if (auto p = yaml_text_problem(value); !p.empty())
+    return invalid_field(field, what + " " + quote(value) +
+                                    " cannot be written to a Kubernetes "
+                                    "manifest: it contains " +
+                                    p + " (use UTF-8 text)");
   return ok_status();
 }
 
@@ -91,20 +66,22 @@ bool label_value(std::string_view s) {
 
 bool secret_key_ok(std::string_view s) {
   return !s.empty() && s.size() <= 253 && std::all_of(s.begin(), s.end(), [](char c) {
-           return lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_';
-         });
+    return lower_alnum(c) || (c >= 'A' && c <= 'Z') || c == '-' || c == '.' || c == '_';
+  });
 }
 
 Status check_names(const Service& s, const std::string& base, const std::string& who) {
   if (!s.ports().empty() && !(s.name().front() >= 'a' && s.name().front() <= 'z'))
-    return invalid_field(base + ".name", who + ": a Kubernetes Service name must start with a "
-                                               "letter (RFC 1035), and this service has ports");
+    return invalid_field(base + ".name", who +
+                                             ": a Kubernetes Service name must start with a "
+                                             "letter (RFC 1035), and this service has ports");
   for (int p = 0; p < s.ports_size(); ++p) {
     const std::string& name = s.ports(p).name();
     if (!name.empty() && !iana_service_name(name))
       return invalid_field(base + ".ports[" + std::to_string(p) + "].name",
-                           who + ": port name " + quote(name) + " is not a Kubernetes port name: "
-                           "use at most 15 of [a-z0-9-] with at least one letter and no '--'");
+                           who + ": port name " + quote(name) +
+                               " is not a Kubernetes port name: "
+                               "use at most 15 of [a-z0-9-] with at least one letter and no '--'");
   }
   for (int i = 0; i < s.secrets_size(); ++i) {
     const auto& sec = s.secrets(i);
@@ -138,8 +115,8 @@ Status check_options(const KubernetesOptions& options) {
   if (!options.namespace_name.empty()) {
     if (auto p = commands::dns_label_problem(options.namespace_name); !p.empty())
       return invalid_field("namespace_name", "namespace " + quote(options.namespace_name) +
-                                                 " is not a DNS label (" + p + "): " +
-                                                 std::string(commands::kDnsLabelRule));
+                                                 " is not a DNS label (" + p +
+                                                 "): " + std::string(commands::kDnsLabelRule));
   }
   if (!label_value(options.project_name))
     return invalid_field("project_name",
@@ -147,8 +124,8 @@ Status check_options(const KubernetesOptions& options) {
                              " is not a Kubernetes label value: use at most 63 of "
                              "[A-Za-z0-9._-], starting and ending with a letter or digit");
   if (options.release.size() > 1024)
-    return invalid_field("release", "release is " + std::to_string(options.release.size()) +
-                                        " bytes; at most 1024");
+    return invalid_field(
+        "release", "release is " + std::to_string(options.release.size()) + " bytes; at most 1024");
   return check_text(options.release, "release", "release");
 }
 
@@ -157,9 +134,10 @@ Status check_service(const Service& s, int index) {
   const std::string who = "service '" + s.name() + "'";  // a DNS label: validated
   if (s.restart_policy() == axion::v1::RESTART_POLICY_NO)
     return invalid_field(base + ".restart_policy",
-                         who + ": restart policy NO cannot be rendered: a Deployment always "
-                               "restarts its pods; run one-shot tasks outside the graph "
-                               "(a Kubernetes Job is not generated)");
+                         who +
+                             ": restart policy NO cannot be rendered: a Deployment always "
+                             "restarts its pods; run one-shot tasks outside the graph "
+                             "(a Kubernetes Job is not generated)");
   AXION_RETURN_IF_ERROR(check_names(s, base, who));
   AXION_RETURN_IF_ERROR(check_argv(s.command(), base + ".command", who + ": command entry"));
   AXION_RETURN_IF_ERROR(check_argv(s.args(), base + ".args", who + ": args entry"));
@@ -190,12 +168,12 @@ Result<std::vector<std::string>> service_port_names(const Service& s, int index)
     const bool udp = p.protocol() == axion::v1::PORT_PROTOCOL_UDP;
     std::string derived = (udp ? "udp-" : "tcp-") + std::to_string(p.container_port());
     if (taken.contains(derived))
-      return invalid_field("services[" + std::to_string(index) + "].ports[" +
-                               std::to_string(i) + "].name",
-                           "service '" + s.name() + "': port " +
-                               std::to_string(p.container_port()) +
-                               " needs a name (Kubernetes names every port of a Service with "
-                               "several) and the derived name '" + derived + "' is taken");
+      return invalid_field(
+          "services[" + std::to_string(index) + "].ports[" + std::to_string(i) + "].name",
+          "service '" + s.name() + "': port " + std::to_string(p.container_port()) +
+              " needs a name (Kubernetes names every port of a Service with "
+              "several) and the derived name '" +
+              derived + "' is taken");
     taken.insert(derived);
     names.push_back(std::move(derived));
   }

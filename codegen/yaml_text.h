@@ -9,6 +9,7 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace axion::codegen {
 
@@ -21,6 +22,12 @@ inline Quoted quoted(std::string text) { return Quoted{std::move(text)}; }
 inline YAML::Emitter& operator<<(YAML::Emitter& out, const Quoted& q) {
   return out << YAML::DoubleQuoted << q.text;
 }
+
+// Empty when `s` is text every YAML parser reads back unchanged — strict UTF-8 (no overlong
+// forms, surrogates or code points past U+10FFFF) without NUL, DEL or noncharacters, which
+// yaml-cpp would write raw or replace and PyYAML (docker-compose) and Kubernetes refuse — else
+// the reason ("invalid UTF-8 at byte 3").
+std::string yaml_text_problem(std::string_view s);
 
 template <typename K, typename V>
 std::map<K, V> sorted(const google::protobuf::Map<K, V>& map) {

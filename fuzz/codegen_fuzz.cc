@@ -3,7 +3,9 @@
 // - docker-compose.yml is produced, parses as YAML, and every env value, argument and label
 //   reads back as the same one string (with `$` doubled for compose), under its own key;
 // - the output is byte-stable;
-// - each generated Dockerfile consists only of the instructions the generator writes.
+// - the Kubernetes ConfigMap holds the same env values unchanged;
+// - each generated Dockerfile consists only of the instructions the generator writes;
+// - text YAML cannot keep as is (not UTF-8, NUL, DEL, noncharacters) is refused instead.
 #include <fuzzer/FuzzedDataProvider.h>
 #include <yaml-cpp/yaml.h>
 
@@ -13,6 +15,8 @@
 
 #include "codegen/compose.h"
 #include "codegen/dockerfile.h"
+#include "codegen/kubernetes.h"
+#include "codegen/yaml_text.h"
 #include "commands/graph_validation.h"
 #include "fuzz/fuzz_check.h"
 #include "tests/unit/codegen_graphs.h"
@@ -55,7 +59,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!command.empty()) api->set_command(0, command);
   if (!axion::commands::validate_graph(graph).ok()) return 0;
 
+  // Text YAML cannot keep as is is refused, and only that.
+  bool plain_text = axion::codegen::yaml_text_problem(label).empty() &&
+                    axion::codegen::yaml_text_problem(command).empty();
+  for (const auto& v : env_values) plain_text &= axion::codegen::yaml_text_problem(v).empty();
+  for (const auto& a : args) plain_text &= axion::codegen::yaml_text_problem(a).empty();
   const auto compose = axion::codegen::generate_compose(graph);
+  if (!plain_text) {
+    FUZZ_CHECK(compose.status().code() == axion::StatusCode::kInvalidArgument,
+               "text YAML cannot keep was accepted: " + compose.status().to_string());
+    return 0;
+  }
   FUZZ_CHECK(compose.ok(), compose.status().to_string());
   YAML::Node doc;
   try {
@@ -81,6 +95,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
              compose->content);
   FUZZ_CHECK(axion::codegen::generate_compose(graph)->content == compose->content,
              "two runs differ");
+
+  // Kubernetes: the env values are the ConfigMap's data, unchanged (never $-expanded there).
+  axion::codegen::KubernetesOptions k8s;
+  k8s.image_for_build_prefix = "registry.example/acme";
+  const auto manifests = axion::codegen::generate_kubernetes(graph, k8s);
+  FUZZ_CHECK(manifests.ok(), manifests.status().to_string());
+  bool seen = false;
+  for (const auto& m : *manifests) {
+    if (m.path != "k8s/web.yaml") continue;
+    for (const auto& doc : YAML::LoadAll(m.content)) {
+      if (doc["kind"].as<std::string>() != "ConfigMap") continue;
+      seen = true;
+      for (std::size_t i = 0; i < env_values.size(); ++i) {
+        const auto value = doc["data"]["F" + std::to_string(i)];
+        FUZZ_CHECK(value && value.as<std::string>() == env_values[i], m.content);
+      }
+    }
+  }
+  FUZZ_CHECK(seen || env_values.empty(), "no ConfigMap for web");
 
   const auto dockerfiles = axion::codegen::generate_dockerfiles(graph);
   FUZZ_CHECK(dockerfiles.ok(), dockerfiles.status().to_string());

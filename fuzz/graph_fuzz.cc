@@ -1,7 +1,8 @@
 // graph_fuzz: arbitrary bytes as a PublishGraph command. Parsing and validation never crash;
-// a graph that validates is rendered by every generator, which either succeeds or refuses with
-// INVALID_ARGUMENT (never another error), and what succeeds parses back as YAML with one service
-// per graph service.
+// a graph that validates is rendered by every generator (compose, Dockerfiles, Kubernetes), which
+// either succeeds or refuses with INVALID_ARGUMENT (never another error), and what succeeds parses
+// back as YAML with one service per graph service.
+#include <google/protobuf/stubs/logging.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstddef>
@@ -9,9 +10,16 @@
 
 #include "codegen/compose.h"
 #include "codegen/dockerfile.h"
+#include "codegen/kubernetes.h"
 #include "commands/content_hash.h"
 #include "commands/graph_validation.h"
 #include "fuzz/fuzz_check.h"
+
+// Protobuf logs every string field that is not UTF-8 (and then refuses the parse): quiet.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  google::protobuf::SetLogHandler(nullptr);
+  return 0;
+}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   axion::v1::PublishGraph command;
@@ -41,5 +49,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const auto dockerfiles = axion::codegen::generate_dockerfiles(graph);
   FUZZ_CHECK(dockerfiles.ok() || dockerfiles.status().code() == axion::StatusCode::kInvalidArgument,
              dockerfiles.status().to_string());
+  axion::codegen::KubernetesOptions k8s;
+  k8s.image_for_build_prefix = "registry.example/acme";
+  const auto manifests = axion::codegen::generate_kubernetes(graph, k8s);
+  if (!manifests.ok()) {
+    FUZZ_CHECK(manifests.status().code() == axion::StatusCode::kInvalidArgument,
+               manifests.status().to_string());
+    return 0;
+  }
+  for (const auto& m : *manifests) {
+    try {
+      FUZZ_CHECK(!YAML::LoadAll(m.content).empty(), m.path);
+    } catch (const YAML::Exception& e) {
+      FUZZ_CHECK(false, m.path + " is not YAML: " + e.what());
+    }
+  }
   return 0;
 }

@@ -38,8 +38,7 @@ StringMap object_labels(const std::string& service, const KubernetesOptions& opt
 void metadata(YAML::Emitter& out, const std::string& name, const std::string& service,
               const KubernetesOptions& options);
 // `matchLabels:` of a service's selector labels.
-void match_labels(YAML::Emitter& out, const std::string& service,
-                  const KubernetesOptions& options);
+void match_labels(YAML::Emitter& out, const std::string& service, const KubernetesOptions& options);
 
 // Kubernetes expands $(VAR) in command, args and exec probes and turns "$$" into "$"; doubling
 // every '$' makes the argv literal again.
@@ -72,15 +71,12 @@ struct ServicePlan {
 };
 
 void emit_namespace(YAML::Emitter& out, const KubernetesOptions& options);
-void emit_config_map(YAML::Emitter& out, const ServicePlan& plan,
-                     const KubernetesOptions& options);
-void emit_deployment(YAML::Emitter& out, const ServicePlan& plan,
-                     const KubernetesOptions& options);
+void emit_config_map(YAML::Emitter& out, const ServicePlan& plan, const KubernetesOptions& options);
+void emit_deployment(YAML::Emitter& out, const ServicePlan& plan, const KubernetesOptions& options);
 void emit_service(YAML::Emitter& out, const ServicePlan& plan, const KubernetesOptions& options);
 void emit_network_policy(YAML::Emitter& out, const ServicePlan& plan,
                          const axion::v1::GraphVersion& graph, const KubernetesOptions& options);
-void emit_autoscaler(YAML::Emitter& out, const ServicePlan& plan,
-                     const KubernetesOptions& options);
+void emit_autoscaler(YAML::Emitter& out, const ServicePlan& plan, const KubernetesOptions& options);
 void emit_disruption_budget(YAML::Emitter& out, const ServicePlan& plan,
                             const KubernetesOptions& options);
 

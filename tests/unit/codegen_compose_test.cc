@@ -165,6 +165,16 @@ TEST(CodegenCompose, RefusesWhatComposeCannotExpress) {
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(r.status().message().find("host port 8080"), std::string::npos);
 
+  for (const std::string& bad : {std::string("\xea"), std::string("a\x7f"),
+                                 std::string("\xef\xbf\xbe"), std::string("\xc0\x80")}) {
+    auto text = shop_graph();
+    (*text.mutable_services(0)->mutable_env())["BAD"] = bad;
+    r = generate_compose(text);
+    EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("services[web].env[BAD]"), std::string::npos)
+        << r.status().message();
+  }
+
   auto volume = shop_graph();
   volume.mutable_services(2)->mutable_volumes(0)->set_source("data:/etc");
   r = generate_compose(volume);

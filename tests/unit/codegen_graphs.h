@@ -27,7 +27,12 @@ inline axion::v1::GraphVersion shop_graph() {
   wp->set_container_port(80);
   wp->set_host_port(8080);
   wp->set_protocol(v1::PORT_PROTOCOL_HTTP);
-  web->mutable_health_check()->mutable_tcp()->set_port(80);
+  auto* web_check = web->mutable_health_check();
+  web_check->mutable_tcp()->set_port(80);
+  web_check->mutable_interval()->set_seconds(5);
+  web_check->mutable_timeout()->set_seconds(1);
+  web_check->set_healthy_threshold(1);
+  web_check->set_unhealthy_threshold(3);
 
   auto* api = g.add_services();
   api->set_name("api");

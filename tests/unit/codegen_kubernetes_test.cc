@@ -44,8 +44,8 @@ std::vector<YAML::Node> docs(const std::vector<Artifact>& all, const std::string
 
 std::vector<std::string> kinds(const std::vector<YAML::Node>& d) {
   std::vector<std::string> out;
-  for (const auto& n : d) out.push_back(n["apiVersion"].as<std::string>() + " " +
-                                        n["kind"].as<std::string>());
+  for (const auto& n : d)
+    out.push_back(n["apiVersion"].as<std::string>() + " " + n["kind"].as<std::string>());
   return out;
 }
 
@@ -75,11 +75,11 @@ TEST(CodegenKubernetes, EmitsTheObjectsOfEachServiceInApplyOrder) {
   EXPECT_EQ(all[2].path, "k8s/worker.yaml");
   EXPECT_EQ(all[3].path, "k8s/db.yaml");
   EXPECT_EQ(kinds(docs(all, "k8s/namespace.yaml")), std::vector<std::string>{"v1 Namespace"});
-  EXPECT_EQ(kinds(docs(all, "k8s/api.yaml")),
-            (std::vector<std::string>{"v1 ConfigMap", "apps/v1 Deployment", "v1 Service",
-                                      "networking.k8s.io/v1 NetworkPolicy",
-                                      "autoscaling/v2 HorizontalPodAutoscaler",
-                                      "policy/v1 PodDisruptionBudget"}));
+  EXPECT_EQ(
+      kinds(docs(all, "k8s/api.yaml")),
+      (std::vector<std::string>{
+          "v1 ConfigMap", "apps/v1 Deployment", "v1 Service", "networking.k8s.io/v1 NetworkPolicy",
+          "autoscaling/v2 HorizontalPodAutoscaler", "policy/v1 PodDisruptionBudget"}));
   // worker: no env, no ports, one replica.
   EXPECT_EQ(kinds(docs(all, "k8s/worker.yaml")),
             (std::vector<std::string>{"apps/v1 Deployment", "networking.k8s.io/v1 NetworkPolicy"}));
@@ -89,8 +89,7 @@ TEST(CodegenKubernetes, EmitsTheObjectsOfEachServiceInApplyOrder) {
       if (d["kind"].as<std::string>() != "Namespace") {  // cluster-scoped
         EXPECT_EQ(d["metadata"]["namespace"].as<std::string>(), "acme-prod") << a.path;
       }
-      EXPECT_EQ(d["metadata"]["labels"]["app.kubernetes.io/managed-by"].as<std::string>(),
-                "axion");
+      EXPECT_EQ(d["metadata"]["labels"]["app.kubernetes.io/managed-by"].as<std::string>(), "axion");
       EXPECT_EQ(d["metadata"]["labels"]["app.kubernetes.io/part-of"].as<std::string>(), "shop");
     }
   }
@@ -197,7 +196,7 @@ TEST(CodegenKubernetes, EveryPrintableAsciiByteAndControlCharacterRoundTrips) {
   std::string all_bytes;
   for (int c = 1; c < 0x7f; ++c) all_bytes += static_cast<char>(c);
   (*g.mutable_services(0)->mutable_env())["ALL"] = all_bytes;
-  (*g.mutable_services(0)->mutable_env())["yes"] = "no";    // YAML 1.1 booleans as keys
+  (*g.mutable_services(0)->mutable_env())["yes"] = "no";  // YAML 1.1 booleans as keys
   (*g.mutable_services(0)->mutable_env())["null"] = "~";
   g.mutable_services(0)->add_args(all_bytes);
   const auto d = docs(generate(g), "k8s/api.yaml");
@@ -240,26 +239,33 @@ TEST(CodegenKubernetes, ServicesAndNetworkPoliciesFollowPortsAndEdges) {
   EXPECT_EQ(np["policyTypes"][0].as<std::string>(), "Ingress");
   ASSERT_EQ(np["ingress"].size(), 2u);  // api, worker (sorted); worker's START_ORDER edge: none
   const auto from_api = np["ingress"][0];
-  EXPECT_EQ(from_api["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
-                .as<std::string>(), "api");
+  EXPECT_EQ(
+      from_api["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"].as<std::string>(),
+      "api");
   EXPECT_EQ(from_api["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/part-of"]
-                .as<std::string>(), "shop");
+                .as<std::string>(),
+            "shop");
   ASSERT_EQ(from_api["ports"].size(), 2u);  // 5432 is declared for TCP and UDP
   EXPECT_EQ(from_api["ports"][0]["protocol"].as<std::string>(), "TCP");
   EXPECT_EQ(from_api["ports"][0]["port"].as<int>(), 5432);
   EXPECT_EQ(from_api["ports"][1]["protocol"].as<std::string>(), "UDP");
   const auto from_worker = np["ingress"][1];
   EXPECT_EQ(from_worker["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
-                .as<std::string>(), "worker");
+                .as<std::string>(),
+            "worker");
   ASSERT_EQ(from_worker["ports"].size(), 1u);
   EXPECT_EQ(from_worker["ports"][0]["port"].as<int>(), 9187);
 
   const auto cache_np = of_kind(docs(all, "k8s/cache.yaml"), "NetworkPolicy")["spec"];
   ASSERT_EQ(cache_np["ingress"].size(), 2u);
-  EXPECT_EQ(cache_np["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
-                ["app.kubernetes.io/name"].as<std::string>(), "api");
-  EXPECT_EQ(cache_np["ingress"][1]["from"][0]["podSelector"]["matchLabels"]
-                ["app.kubernetes.io/name"].as<std::string>(), "worker");
+  EXPECT_EQ(
+      cache_np["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+          .as<std::string>(),
+      "api");
+  EXPECT_EQ(
+      cache_np["ingress"][1]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+          .as<std::string>(),
+      "worker");
 
   // worker: only a START_ORDER edge points at it, so no ingress at all, even on its port.
   const auto worker_np = of_kind(docs(all, "k8s/worker.yaml"), "NetworkPolicy")["spec"];
@@ -368,8 +374,7 @@ TEST(CodegenKubernetes, RefusesWhatAManifestCannotCarry) {
   expect_invalid(generate_kubernetes(del, options()), "services[0].args[1]", "DEL");
   auto nonchar = example_graph();
   nonchar.mutable_services(2)->add_command("\xef\xbf\xbe");
-  expect_invalid(generate_kubernetes(nonchar, options()), "services[2].command[0]",
-                 "noncharacter");
+  expect_invalid(generate_kubernetes(nonchar, options()), "services[2].command[0]", "noncharacter");
   auto no_restart = example_graph();
   no_restart.mutable_services(1)->set_restart_policy(v1::RESTART_POLICY_NO);
   expect_invalid(generate_kubernetes(no_restart, options()), "services[1].restart_policy",

@@ -1,0 +1,44 @@
+#include "codegen/generate.h"
+
+#include "codegen/dockerfile.h"
+
+namespace axion::codegen {
+
+Result<Generated> generate_deployment(const axion::v1::GraphVersion& graph,
+                                      const GenerateOptions& options) {
+  Generated out;
+  auto& config = out.config;
+  config.set_generator_version(kGeneratorVersion);
+  std::vector<Artifact> all;
+
+  auto compose = generate_compose(graph, options.compose);
+  if (!compose.ok()) return compose.status();
+  config.set_compose_hash(compose->sha256);
+  all.push_back(std::move(*compose));
+
+  auto dockerfiles = generate_dockerfiles(graph);
+  if (!dockerfiles.ok()) return dockerfiles.status();
+  for (const auto& s : graph.services()) {
+    const std::string path = generated_dockerfile_artifact(s);
+    for (const auto& a : *dockerfiles) {
+      if (!path.empty() && a.path == path)
+        (*config.mutable_dockerfile_hashes())[s.name()] = a.sha256;
+    }
+  }
+  all.insert(all.end(), dockerfiles->begin(), dockerfiles->end());
+
+  if (options.kubernetes) {
+    KubernetesOptions k8s = options.kubernetes_options;
+    if (k8s.image_for_build_prefix.empty()) {
+      k8s.image_for_build_prefix = options.compose.build_image_prefix;
+    }
+    auto manifests = generate_kubernetes(graph, k8s);
+    if (!manifests.ok()) return manifests.status();
+    for (const auto& a : *manifests) (*config.mutable_k8s_manifest_hashes())[a.path] = a.sha256;
+    all.insert(all.end(), manifests->begin(), manifests->end());
+  }
+  out.bundle = make_bundle(std::move(all));
+  return out;
+}
+
+}  // namespace axion::codegen

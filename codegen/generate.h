@@ -1,0 +1,37 @@
+// Everything a deployment generates from its graph version, at once: the artifacts as a
+// content-addressed bundle, and the GeneratedConfig (hashes by role) that DeploymentConfigGenerated
+// records. A format that cannot express the graph refuses it: INVALID_ARGUMENT naming the service
+// and field, and nothing is generated.
+#pragma once
+
+#include <string>
+
+#include "axion/v1/deployment.pb.h"
+#include "axion/v1/project.pb.h"
+#include "codegen/artifacts.h"
+#include "codegen/compose.h"
+#include "codegen/kubernetes.h"
+#include "common/status.h"
+
+namespace axion::codegen {
+
+// Recorded with the hashes: a change of the generators' output is a new version.
+inline constexpr const char* kGeneratorVersion = "axion-codegen/1";
+
+struct GenerateOptions {
+  ComposeOptions compose;
+  // Kubernetes manifests too (a graph Kubernetes cannot run, e.g. restart policy NO, is then
+  // refused). Built images are tagged with the compose prefix unless these options name one.
+  bool kubernetes = true;
+  KubernetesOptions kubernetes_options;
+};
+
+struct Generated {
+  Bundle bundle;
+  axion::v1::GeneratedConfig config;
+};
+
+Result<Generated> generate_deployment(const axion::v1::GraphVersion& graph,
+                                      const GenerateOptions& options);
+
+}  // namespace axion::codegen

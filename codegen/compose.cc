@@ -271,7 +271,7 @@ Status emit_service(YAML::Emitter& out, const v1::GraphVersion& graph, const v1:
     out << YAML::Key << "volumes" << YAML::Value << YAML::BeginSeq;
     for (int i = 0; i < s.volumes_size(); ++i) {
       const auto& v = s.volumes(i);
-      const bool bind = v.source().front() == '/';
+      const bool bind = !v.source().empty() && v.source().front() == '/';
       if (!bind && !is_volume_name(v.source())) {
         return invalid_argument("services[" + s.name() + "].volumes[" + std::to_string(i) +
                                 "].source: " + who + ": '" + v.source() +

@@ -1,11 +1,14 @@
 #include "codegen/generate.h"
 
 #include "codegen/dockerfile.h"
+#include "commands/graph_validation.h"
 
 namespace axion::codegen {
 
 Result<Generated> generate_deployment(const axion::v1::GraphVersion& graph,
                                       const GenerateOptions& options) {
+  // The generators assume a graph a publish accepted; say so first if it is not one.
+  AXION_RETURN_IF_ERROR(commands::validate_graph(graph));
   Generated out;
   auto& config = out.config;
   config.set_generator_version(kGeneratorVersion);

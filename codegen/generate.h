@@ -1,7 +1,7 @@
 // Everything a deployment generates from its graph version, at once: the artifacts as a
 // content-addressed bundle, and the GeneratedConfig (hashes by role) that DeploymentConfigGenerated
-// records. A format that cannot express the graph refuses it: INVALID_ARGUMENT naming the service
-// and field, and nothing is generated.
+// records. The graph is validated first (commands::validate_graph); a format that cannot express
+// it refuses it: INVALID_ARGUMENT naming the service and field, and nothing is generated.
 #pragma once
 
 #include <string>

@@ -7,7 +7,7 @@
 // - rolling: per service in start order (dependencies first), batches of `batch_size` new
 //   replicas; each batch stops the old replicas with the same indices; `pause` between batches.
 //   Since new replicas are healthy before old ones stop, no batch leaves instances unavailable:
-//   `max_unavailable` (≥ 1) never binds.
+//   `max_unavailable` never binds.
 // - canary: every new instance starts in the first step at the first weight, then one step per
 //   weight (ascending, 100 appended), each baked for `bake_time` (or held for PromoteDeployment
 //   with manual promotion) and gated on `max_error_rate`; old instances stop at the end.

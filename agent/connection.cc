@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "agent/state_store.h"
+#include "common/utf8.h"
 
 namespace axion::agent {
 
@@ -56,7 +57,15 @@ bool AgentConnection::write(const v1::AgentMessage& message) {
   return live_ && live_->Write(message);
 }
 
-void AgentConnection::update(const v1::TaskUpdate& update) {
+void AgentConnection::update(const v1::TaskUpdate& reported) {
+  // Details, output tails and probe details can hold what a service printed, and a tail may be
+  // cut inside a character; the journal and the server parse only UTF-8 in string fields.
+  v1::TaskUpdate update = reported;
+  update.set_detail(valid_utf8(update.detail()));
+  update.set_output(valid_utf8(update.output()));
+  for (auto& sample : *update.mutable_health_samples()) {
+    sample.set_detail(valid_utf8(sample.detail()));
+  }
   if (terminal(update.state())) {
     auto first = journal_.record_terminal(update);
     if (!first.ok()) {
@@ -76,6 +85,8 @@ void AgentConnection::update(const v1::TaskUpdate& update) {
 void AgentConnection::log(const v1::LogLine& line) {
   v1::AgentMessage m;
   *m.mutable_log_line() = line;
+  // A service may print anything; the server parses only UTF-8 in string fields.
+  m.mutable_log_line()->set_line(valid_utf8(line.line()));
   write(m);
 }
 

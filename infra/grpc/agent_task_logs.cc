@@ -1,6 +1,7 @@
 // AgentTaskRelay's part in task output: the LogLines agents stream while a task runs, kept in
 // memory (bounded) for GetAgentTask and passed on to the task's watchers. Not in the log: output
 // is voluminous, and the agent's files keep all of it.
+#include "common/utf8.h"
 #include "infra/grpc/agent_task_relay.h"
 
 namespace axion::infra::gateway {
@@ -11,6 +12,8 @@ namespace {
 
 constexpr std::size_t kKeptLinesPerTask = 200;
 constexpr std::size_t kKeptBytes = 16 * 1024 * 1024;
+// Longer lines are cut (the agent cuts at 4 KiB already; this bounds what any stream sends).
+constexpr std::size_t kMaxLineBytes = 8 * 1024;
 
 std::size_t weight(const v1::LogLine& line) {
   return line.line().size() + line.task_id().size() + line.service().size() + 64;
@@ -18,7 +21,11 @@ std::size_t weight(const v1::LogLine& line) {
 
 }  // namespace
 
-void AgentTaskRelay::task_log(const std::string& server_id, const v1::LogLine& line) {
+void AgentTaskRelay::task_log(const std::string& server_id, const v1::LogLine& received) {
+  v1::LogLine line = received;
+  if (line.line().size() > kMaxLineBytes) {
+    line.set_line(valid_utf8(std::string_view(line.line()).substr(0, kMaxLineBytes)));
+  }
   Outbox out;
   std::vector<Notice> notices;
   {

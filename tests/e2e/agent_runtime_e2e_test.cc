@@ -153,8 +153,8 @@ class AgentRuntimeE2E : public AgentTaskE2E {
     remove.timeout = std::chrono::seconds(60);
     if (remove.argv.size() > 3) agent::run_command(remove);
     agent::CommandSpec network;  // its networks
-    network.argv = {"docker", "network", "prune", "-f", "--filter",
-                    "label=com.docker.compose.project=" + compose_project_};
+    network.argv = {"docker", "network",  "prune",
+                    "-f",     "--filter", "label=com.docker.compose.project=" + compose_project_};
     network.timeout = std::chrono::seconds(30);
     agent::run_command(network);
   }
@@ -191,6 +191,31 @@ TEST_F(AgentRuntimeE2E, ARealServiceStartsHealthyServesAndStops) {
       << stopped.last_update().detail();
   EXPECT_TRUE(eventually([&] { return pids_with(marker_).empty(); }));
   EXPECT_EQ(http_get(port, "/"), "");
+}
+
+// A service that prints bytes that are not UTF-8: its lines still reach the server (cleaned),
+// and the stream they travel on survives to carry the result.
+TEST_F(AgentRuntimeE2E, OutputThatIsNotUtf8KeepsTheStreamAlive) {
+  start_agent_here();
+  const int port = free_port();
+  auto task = service_task("start-binary", port);
+  auto* p = task.mutable_task()->mutable_spec()->mutable_process();
+  // The test's own argv through sh (no user input): print raw bytes, then become the service.
+  p->clear_argv();
+  for (const char* a :
+       {"/bin/sh", "-c", "printf '\\377\\376 raw\\n' && exec \"$0\" --version \"$1\"",
+        AXION_TEST_SERVICE_BIN}) {
+    p->add_argv(a);
+  }
+  p->add_argv(marker_);
+  const auto done = run(task);
+  ASSERT_EQ(done.last_update().state(), v1::TASK_STATE_SUCCEEDED)
+      << done.last_update().detail() << "\n"
+      << agent_->log();
+  EXPECT_TRUE(status().connected());
+  const auto kept = get("start-binary");
+  ASSERT_GE(kept.log_lines_size(), 1);
+  EXPECT_EQ(kept.log_lines(0).line(), "\xEF\xBF\xBD\xEF\xBF\xBD raw");
 }
 
 TEST_F(AgentRuntimeE2E, AFailingHealthCheckIsReportedWithItsSamplesAndOutput) {

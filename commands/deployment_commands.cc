@@ -316,3 +316,126 @@ Result<Decision> decide(const ProjectState& state, const v1::PauseDeployment& c,
 }
 
 }  // namespace axion::commands
+
+namespace axion::commands {
+
+namespace {
+
+namespace v1 = axion::v1;
+
+// Forward moves of the lifecycle; FAILED and CANCELLED are reachable from every live status.
+bool allowed_transition(v1::DeploymentStatus from, v1::DeploymentStatus to) {
+  if (is_terminal(from)) return false;
+  if (to == v1::DEPLOYMENT_STATUS_FAILED || to == v1::DEPLOYMENT_STATUS_CANCELLED) return true;
+  switch (from) {
+    case v1::DEPLOYMENT_STATUS_PENDING: return to == v1::DEPLOYMENT_STATUS_BUILDING;
+    case v1::DEPLOYMENT_STATUS_BUILDING: return to == v1::DEPLOYMENT_STATUS_PROVISIONING;
+    case v1::DEPLOYMENT_STATUS_PROVISIONING: return to == v1::DEPLOYMENT_STATUS_DEPLOYING;
+    case v1::DEPLOYMENT_STATUS_DEPLOYING: return to == v1::DEPLOYMENT_STATUS_SUCCESS;
+    default: return false;
+  }
+}
+
+// The deployment and project an event of the saga names; false for a type the saga may not
+// record.
+bool saga_event_names(const google::protobuf::Any& any, std::string& deployment,
+                      std::string& project) {
+  const auto take = [&](auto message) {
+    if (!any.UnpackTo(&message)) return false;
+    deployment = message.deployment_id();
+    project = message.project_id();
+    return true;
+  };
+  if (any.Is<v1::DeploymentStatusChanged>()) return take(v1::DeploymentStatusChanged{});
+  if (any.Is<v1::DeploymentConfigGenerated>()) return take(v1::DeploymentConfigGenerated{});
+  if (any.Is<v1::DeploymentServersAssigned>()) return take(v1::DeploymentServersAssigned{});
+  if (any.Is<v1::DeploymentStepStarted>()) return take(v1::DeploymentStepStarted{});
+  if (any.Is<v1::DeploymentStepCompleted>()) return take(v1::DeploymentStepCompleted{});
+  if (any.Is<v1::ServiceStatusChanged>()) return take(v1::ServiceStatusChanged{});
+  if (any.Is<v1::DeploymentTaskCompleted>()) return take(v1::DeploymentTaskCompleted{});
+  if (any.Is<v1::DeploymentPaused>()) return take(v1::DeploymentPaused{});
+  if (any.Is<v1::DeploymentSucceeded>()) return take(v1::DeploymentSucceeded{});
+  if (any.Is<v1::DeploymentFailed>()) return take(v1::DeploymentFailed{});
+  if (any.Is<v1::DeploymentCancelled>()) return take(v1::DeploymentCancelled{});
+  if (any.Is<v1::DeploymentSnapshotted>()) {
+    v1::DeploymentSnapshotted e;
+    if (!any.UnpackTo(&e)) return false;
+    deployment = e.snapshot().deployment_id();
+    project = e.snapshot().project_id();
+    return true;
+  }
+  return false;
+}
+
+constexpr int kMaxProgressEvents = 64;
+
+}  // namespace
+
+Result<Decision> decide(const ProjectState& state, const v1::RecordDeploymentProgress& c,
+                        const CommandContext& ctx) {
+  if (ctx.actor != "system")
+    return Status(StatusCode::kPermissionDenied,
+                  "only the deployment saga records deployment progress");
+  AXION_RETURN_IF_ERROR(detail::require_project(state, c.project_id()));
+  AXION_RETURN_IF_ERROR(detail::check_project_id(state, c.project_id()));
+  AXION_RETURN_IF_ERROR(check_id("deployment_id", c.deployment_id(), "deployment"));
+  if (c.events().empty()) return invalid_field("events", "no events to record");
+  if (c.events_size() > kMaxProgressEvents)
+    return invalid_field("events", "at most " + std::to_string(kMaxProgressEvents) +
+                                       " events per record, got " +
+                                       std::to_string(c.events_size()));
+  auto found = find_deployment(state, c.deployment_id());
+  if (!found.ok()) return found.status();
+  const DeploymentInfo& dep = **found;
+  AXION_RETURN_IF_ERROR(refuse_if_terminal(dep, "record"));
+
+  // `live` is the status the events so far leave the deployment in before any end; `end` the
+  // terminal status one of them reached. The saga reports an end twice (DeploymentSucceeded and
+  // DeploymentStatusChanged to SUCCESS); after an end only its twin may follow.
+  v1::DeploymentStatus live = dep.status;
+  v1::DeploymentStatus end = v1::DEPLOYMENT_STATUS_UNSPECIFIED;
+  Decision d;
+  for (int i = 0; i < c.events_size(); ++i) {
+    const auto& any = c.events(i);
+    const std::string field = "events[" + std::to_string(i) + "]";
+    std::string deployment, project;
+    if (!saga_event_names(any, deployment, project))
+      return invalid_field(field, "event type " + quote(any.type_url(), 128) +
+                                      " is not a deployment progress event");
+    if (deployment != dep.deployment_id || project != state.project_id)
+      return invalid_field(field, "the event names deployment " + quote(deployment) +
+                                      " of project " + quote(project) + ", not this one");
+    v1::DeploymentStatus to = v1::DEPLOYMENT_STATUS_UNSPECIFIED;
+    if (any.Is<v1::DeploymentStatusChanged>()) {
+      v1::DeploymentStatusChanged e;
+      any.UnpackTo(&e);
+      if (e.from_status() != live)
+        return failed_precondition("deployment " + quote(dep.deployment_id) + " is " +
+                                   status_name(live) + ", not " +
+                                   status_name(e.from_status()) + " as the saga assumed");
+      if (!allowed_transition(live, e.to_status()))
+        return invalid_field(field, "a deployment cannot move from " + status_name(live) +
+                                        " to " + status_name(e.to_status()));
+      to = e.to_status();
+    } else if (any.Is<v1::DeploymentSucceeded>()) {
+      to = v1::DEPLOYMENT_STATUS_SUCCESS;
+    } else if (any.Is<v1::DeploymentFailed>()) {
+      to = v1::DEPLOYMENT_STATUS_FAILED;
+    } else if (any.Is<v1::DeploymentCancelled>()) {
+      to = v1::DEPLOYMENT_STATUS_CANCELLED;
+    }
+    if (end != v1::DEPLOYMENT_STATUS_UNSPECIFIED && to != end)
+      return invalid_field(field, "only the twin of the deployment's end " + status_name(end) +
+                                      " may follow it");
+    if (to == v1::DEPLOYMENT_STATUS_SUCCESS && live != v1::DEPLOYMENT_STATUS_DEPLOYING)
+      return failed_precondition("deployment " + quote(dep.deployment_id) + " is " +
+                                 status_name(live) + "; only a DEPLOYING one can succeed");
+    if (is_terminal(to)) end = to;
+    else if (to != v1::DEPLOYMENT_STATUS_UNSPECIFIED) live = to;
+    d.events.push_back(any);
+  }
+  d.ids["deployment_id"] = dep.deployment_id;
+  return d;
+}
+
+}  // namespace axion::commands

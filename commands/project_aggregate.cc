@@ -188,7 +188,7 @@ bool is_project_command(const std::string& type) {
   static const std::set<std::string, std::less<>> kTypes = {
       "axion.v1.RegisterProject",   "axion.v1.PublishGraph",       "axion.v1.DeployProject",
       "axion.v1.CancelDeployment",  "axion.v1.RollbackDeployment", "axion.v1.PromoteDeployment",
-      "axion.v1.PauseDeployment"};
+      "axion.v1.PauseDeployment",   "axion.v1.RecordDeploymentProgress"};
   return kTypes.contains(type);
 }
 
@@ -211,6 +211,8 @@ Result<Decision> decide_project_command(const ProjectState& state,
     return unpack_and_decide<v1::PromoteDeployment>(state, command, ctx);
   if (type == "axion.v1.PauseDeployment")
     return unpack_and_decide<v1::PauseDeployment>(state, command, ctx);
+  if (type == "axion.v1.RecordDeploymentProgress")
+    return unpack_and_decide<v1::RecordDeploymentProgress>(state, command, ctx);
   return invalid_argument("command type " + quote(type, 128) +
                           " is not handled by the project aggregate");
 }

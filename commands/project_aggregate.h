@@ -2,8 +2,8 @@
 // deployments, as pure functions over ProjectState (commands/decision.h).
 //
 // Commands: RegisterProject, PublishGraph, DeployProject, CancelDeployment, RollbackDeployment,
-// PromoteDeployment, PauseDeployment. Deployments live here because their invariants span the
-// project: one active deployment per (project, environment), graph versions that must exist,
+// PromoteDeployment, PauseDeployment, and the saga's RecordDeploymentProgress. Deployments live
+// here because their invariants span the project: one active deployment per (project, environment), graph versions that must exist,
 // rollback targets found among the project's earlier successes.
 //
 // Decisions worth knowing (details at each decide()):
@@ -121,6 +121,16 @@ Result<Decision> decide(const ProjectState& state, const axion::v1::RollbackDepl
 Result<Decision> decide(const ProjectState& state, const axion::v1::PromoteDeployment& command,
                         const CommandContext& ctx);
 Result<Decision> decide(const ProjectState& state, const axion::v1::PauseDeployment& command,
+                        const CommandContext& ctx);
+// The deployment saga's progress (sagas/deployment_saga.h): PERMISSION_DENIED unless the actor
+// is "system"; NOT_FOUND for an unknown deployment; FAILED_PRECONDITION once it is terminal or
+// when a status change does not start from the status the deployment is in (a stale saga
+// decision; the saga re-decides from the log). Each event must be a saga event naming this
+// deployment and project; status changes only move forward (PENDING -> BUILDING ->
+// PROVISIONING -> DEPLOYING -> SUCCESS, any of them -> FAILED or CANCELLED). The events are
+// appended as given.
+Result<Decision> decide(const ProjectState& state,
+                        const axion::v1::RecordDeploymentProgress& command,
                         const CommandContext& ctx);
 
 // Unpacks a command payload and dispatches to the overload above; INVALID_ARGUMENT for a type

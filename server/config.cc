@@ -128,6 +128,9 @@ Result<ServerConfig> server_config_from_env() {
                             " (heartbeats must come more often than AXION_AGENT_OFFLINE_AFTER_MS)");
   }
   c.agent_heartbeat = std::chrono::milliseconds(*heartbeat);
+  auto progress = env_int("AXION_PROGRESS_DEADLINE_MS", 600000, 1000, 24 * 3600 * 1000);
+  if (!progress.ok()) return progress.status();
+  c.progress_deadline = std::chrono::milliseconds(*progress);
   if (const char* v = env("AXION_AGENT_ADDR")) c.agent_addr = v;
   if (const char* v = env("AXION_AGENT_TLS_CERT")) c.agent_tls_cert = v;
   if (const char* v = env("AXION_AGENT_TLS_KEY")) c.agent_tls_key = v;

@@ -41,6 +41,10 @@ struct ServerConfig {
   // agent_heartbeat (AXION_AGENT_HEARTBEAT_MS, default a third of the timeout).
   std::chrono::milliseconds agent_offline_after{15000};
   std::chrono::milliseconds agent_heartbeat{5000};
+  // The deployment saga: how long one step (or a deployment's restore after a failure or
+  // cancel) may take when the deployment sets no progress_deadline
+  // (AXION_PROGRESS_DEADLINE_MS, default 10 minutes).
+  std::chrono::milliseconds progress_deadline{600000};
   // AXION_AGENT_ADDR: an extra listener for agents (AgentService is also on AXION_GRPC_ADDR).
   // TLS with AXION_AGENT_TLS_CERT + AXION_AGENT_TLS_KEY (PEM files); without them it must be a
   // loopback address.

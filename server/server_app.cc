@@ -144,6 +144,16 @@ Status ServerApp::start() {
       std::make_unique<infra::gateway::AgentTaskServiceImpl>(*gateway_, *task_relay_);
   agent_hub_->start();
   agent_service_ = std::make_unique<infra::gateway::AgentServiceImpl>(*agent_hub_);
+  // The deployment saga: after the relay (its tasks go to agents through it).
+  SagaProcessorOptions saga_options;
+  saga_options.transactional_id = "axion-sagas-" + config_.instance_id;
+  saga_options.clock = wall_clock_ms;
+  saga_options.step_deadline = config_.progress_deadline;
+  saga_options.servers = [this](const std::string& cluster_id) {
+    return cluster_servers(cluster_id);
+  };
+  saga_ = std::make_unique<SagaProcessor>(*log_, std::move(saga_options));
+  AXION_RETURN_IF_ERROR(saga_->start());
   infrastructure_service_->set_agent_hub(agent_hub_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -357,6 +367,50 @@ Result<std::string> ServerApp::cluster_of_server(const std::string& server_id) c
   return server.cluster_id();
 }
 
+Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> ServerApp::cluster_servers(
+    const std::string& cluster_id) const {
+  if (!views_) return unavailable("axion-server is not serving");
+  std::map<std::string, std::vector<sagas::ServerInfo>> by_cluster;
+  projections::Query query;
+  query.table = projections::Table::kServers;
+  query.limit = 1000;
+  while (true) {
+    auto page = views_->list(query);
+    if (!page.ok()) return page.status();
+    for (const auto& row : page->rows) {
+      axion::v1::Server server;
+      if (!server.ParseFromString(row.doc)) continue;
+      if (!cluster_id.empty() && server.cluster_id() != cluster_id) continue;
+      sagas::ServerInfo info;
+      info.server_id = server.server_id();
+      info.host = server.host();
+      info.online = server.agent_status() == axion::v1::AGENT_STATUS_ONLINE;
+      info.runtimes.assign(server.agent_runtimes().begin(), server.agent_runtimes().end());
+      info.cpu_millis = server.capacity().cpu_millis();
+      info.memory_mb = server.capacity().memory_mb();
+      by_cluster[server.cluster_id()].push_back(std::move(info));
+    }
+    if (!page->next) break;
+    query.after = page->next;
+  }
+  if (!cluster_id.empty()) return std::make_pair(cluster_id, std::move(by_cluster[cluster_id]));
+  // No cluster named: the one cluster that has a server whose agent is ONLINE.
+  std::vector<std::string> live;
+  for (const auto& [id, servers] : by_cluster)
+    if (std::any_of(servers.begin(), servers.end(), [](const auto& s) { return s.online; }))
+      live.push_back(id);
+  if (live.empty())
+    return failed_precondition(
+        "no cluster has a server whose agent is ONLINE: register a server and start its agent");
+  if (live.size() > 1) {
+    std::string names;
+    for (const auto& id : live) names += (names.empty() ? "" : ", ") + id;
+    return failed_precondition("several clusters have ONLINE servers (" + names +
+                               "): set options.cluster_id");
+  }
+  return std::make_pair(live.front(), std::move(by_cluster[live.front()]));
+}
+
 Result<std::vector<std::pair<std::string, std::string>>> ServerApp::online_agents() const {
   if (!views_) return unavailable("axion-server is not serving");
   std::vector<std::pair<std::string, std::string>> out;
@@ -400,11 +454,13 @@ void ServerApp::stop() {
   }
   // In-flight calls are done: now the bus (no waiters left) and the processor (finishes and
   // commits the batch in hand), and only then the log they write to.
+  if (saga_) saga_->stop();
   if (bus_) bus_->stop();
   if (processor_) processor_->stop();
   if (projection_) projection_->stop();
   // After the hub (no more agent reports) and before the log: pending results are written.
   if (task_relay_) task_relay_->stop();
+  saga_.reset();
   agent_service_.reset();
   agent_task_service_.reset();
   task_relay_.reset();

@@ -1,7 +1,7 @@
 // ServerApp: the axion-server composition — opens the event log (embedded RocksDB or Kafka),
 // makes sure Axion's topics exist, runs the command processor and the command bus, and serves
 // gRPC (the command RPCs of the gateway, health + reflection) and the HTTP operations endpoints.
-// Later issues add the saga and projection processors here.
+// Also the projection processor (views) and the deployment saga processor.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -28,6 +28,7 @@
 #include "projections/swappable_view_store.h"
 #include "infra/http/http_server.h"
 #include "server/config.h"
+#include "server/saga_processor.h"
 
 namespace axion::server {
 
@@ -68,6 +69,10 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   Result<std::string> cluster_of_server(const std::string& server_id) const;
   // (cluster id, server id) of every server whose agent the views show ONLINE.
   Result<std::vector<std::pair<std::string, std::string>>> online_agents() const;
+  // The servers of a cluster for the saga's placement; empty id = the one cluster with an
+  // ONLINE agent (FAILED_PRECONDITION naming the choices when there are none or several).
+  Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> cluster_servers(
+      const std::string& cluster_id) const;
 
   ServerConfig config_;
   std::unique_ptr<events::EventLog> log_;
@@ -92,6 +97,8 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   // Agent tasks: axion.agent.tasks.v1 <-> the agents' streams, and AgentTaskService.
   std::unique_ptr<infra::gateway::AgentTaskRelay> task_relay_;
   std::unique_ptr<infra::gateway::AgentTaskServiceImpl> agent_task_service_;
+  // The deployment saga (after the relay, before the log).
+  std::unique_ptr<SagaProcessor> saga_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   int agent_port_ = 0;

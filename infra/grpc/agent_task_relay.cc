@@ -305,6 +305,7 @@ void AgentTaskRelay::task_update(const std::string& server_id, const std::string
         r.set_deployment_id(entry->task.task().deployment_id());
         r.set_project_id(entry->task.project_id());
         r.set_kind(entry->task.task().kind());
+        r.set_instance_id(entry->task.task().spec().process().instance_id());
       }
       pending_.push_back(std::move(pending));
       cv_.notify_all();

@@ -15,9 +15,14 @@ Result<Generated> generate_deployment(const axion::v1::GraphVersion& graph,
   std::vector<Artifact> all;
 
   auto compose = generate_compose(graph, options.compose);
-  if (!compose.ok()) return compose.status();
-  config.set_compose_hash(compose->sha256);
-  all.push_back(std::move(*compose));
+  if (compose.ok()) {
+    config.set_compose_hash(compose->sha256);
+    all.push_back(std::move(*compose));
+  } else if (options.best_effort_targets) {
+    out.skipped.push_back("compose: " + compose.status().message());
+  } else {
+    return compose.status();
+  }
 
   auto dockerfiles = generate_dockerfiles(graph);
   if (!dockerfiles.ok()) return dockerfiles.status();
@@ -36,9 +41,15 @@ Result<Generated> generate_deployment(const axion::v1::GraphVersion& graph,
       k8s.image_for_build_prefix = options.compose.build_image_prefix;
     }
     auto manifests = generate_kubernetes(graph, k8s);
-    if (!manifests.ok()) return manifests.status();
-    for (const auto& a : *manifests) (*config.mutable_k8s_manifest_hashes())[a.path] = a.sha256;
-    all.insert(all.end(), manifests->begin(), manifests->end());
+    if (manifests.ok()) {
+      for (const auto& a : *manifests)
+        (*config.mutable_k8s_manifest_hashes())[a.path] = a.sha256;
+      all.insert(all.end(), manifests->begin(), manifests->end());
+    } else if (options.best_effort_targets) {
+      out.skipped.push_back("kubernetes: " + manifests.status().message());
+    } else {
+      return manifests.status();
+    }
   }
   out.bundle = make_bundle(std::move(all));
   return out;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "axion/v1/deployment.pb.h"
 #include "axion/v1/project.pb.h"
@@ -24,11 +25,17 @@ struct GenerateOptions {
   // refused). Built images are tagged with the compose prefix unless these options name one.
   bool kubernetes = true;
   KubernetesOptions kubernetes_options;
+  // For a deployment that runs neither the compose file nor the manifests (the process
+  // runtime): a target that refuses the graph (compose: several replicas on one published
+  // port) is left out, its reason kept in Generated::skipped, instead of failing everything.
+  // Graph validation and Dockerfiles still fail the generation.
+  bool best_effort_targets = false;
 };
 
 struct Generated {
   Bundle bundle;
   axion::v1::GeneratedConfig config;
+  std::vector<std::string> skipped;  // "compose: <reason>" for targets left out (best effort)
 };
 
 Result<Generated> generate_deployment(const axion::v1::GraphVersion& graph,

@@ -140,6 +140,7 @@ void build(Ctx& c, const v1::GraphVersion& graph) {
   options.compose.project_label = c.project.name;
   options.kubernetes_options.project_name = c.project.name;
   options.kubernetes_options.release = c.d.id;
+  options.best_effort_targets = true;  // the process runtime runs neither compose nor manifests
   auto generated = codegen::generate_deployment(graph, options);
   if (!generated.ok())
     return fail_now(c, v1::STATUS_CHANGE_CAUSE_BUILD_ERROR,
@@ -149,9 +150,11 @@ void build(Ctx& c, const v1::GraphVersion& graph) {
   e.set_project_id(c.project.project_id);
   *e.mutable_config() = generated->config;
   std::vector<google::protobuf::Any> events;
+  std::string note = "generating configuration";
+  for (const auto& s : generated->skipped) note += "; not generated: " + s;
   if (c.d.status == v1::DEPLOYMENT_STATUS_PENDING)
     events.push_back(status_change(c, v1::DEPLOYMENT_STATUS_BUILDING,
-                                   v1::STATUS_CHANGE_CAUSE_PROGRESS, "generating configuration",
+                                   v1::STATUS_CHANGE_CAUSE_PROGRESS, note,
                                    v1::DEPLOYMENT_STATUS_PENDING));
   events.push_back(any_of(e));
   events.push_back(status_change(c, v1::DEPLOYMENT_STATUS_PROVISIONING,
@@ -308,8 +311,9 @@ struct Backend {
 
 // SWITCH_TRAFFIC on every proxy server for every published port of the services, with the
 // given backends: the new ones share `weight`% of the traffic, the old ones the rest.
+// `weight` < 0 weighs every backend alike.
 void switch_tasks(const Ctx& c, const std::string& what, const std::set<std::string>& services,
-                  const std::vector<Backend>& backends, std::uint32_t weight,
+                  const std::vector<Backend>& backends, int weight,
                   const std::set<std::string>& proxy_servers, std::int64_t deadline,
                   std::vector<v1::AgentTask>& out) {
   std::size_t n_new = 0, n_old = 0;
@@ -348,7 +352,15 @@ void switch_tasks(const Ctx& c, const std::string& what, const std::set<std::str
           const auto hosts = b.inst.release->server_hosts;
           const auto h = hosts.find(b.inst.ref.server_id);
           const std::string host = h == hosts.end() ? "127.0.0.1" : h->second;
-          const std::uint32_t share = b.is_new ? weight : 100 - weight;
+          // weight < 0: every live backend alike (rolling batches, restores).
+          if (weight < 0) {
+            auto& be = *proxy.add_backends();
+            be.set_instance_id(b.inst.id());
+            be.set_address(host + ":" + std::to_string(p->second));
+            be.set_weight(kProxyWeightScale / 2);
+            continue;
+          }
+          const std::uint32_t share = static_cast<std::uint32_t>(b.is_new ? weight : 100 - weight);
           const std::size_t count = b.is_new ? (sn ? sn : 1) : (so ? so : 1);
           std::uint32_t w = static_cast<std::uint32_t>(share * kProxyWeightScale / 100 / count);
           if (share > 0 && w == 0) w = 1;
@@ -443,8 +455,12 @@ StepTasks step_tasks(const Ctx& c, const Plan& plan, std::size_t k, std::int64_t
   std::set<std::string> services;
   for (const auto& r : step.start) services.insert(r.service);
   for (const auto& r : step.stop) services.insert(r.service);
-  switch_tasks(c, "switch:" + n, services, backends_after(c, plan, k), step.weight,
-               plan.proxy_servers, deadline, t.traffic);
+  const bool shares = step.kind == v1::STEP_KIND_CANARY_WEIGHT ||
+                      step.kind == v1::STEP_KIND_BLUE_GREEN_STAGE ||
+                      step.kind == v1::STEP_KIND_TRAFFIC_SWITCH;
+  switch_tasks(c, "switch:" + n, services, backends_after(c, plan, k),
+               shares ? static_cast<int>(step.weight) : -1, plan.proxy_servers, deadline,
+               t.traffic);
   for (const auto& r : step.stop)
     t.stop.push_back(stop_task(c, old_instance(plan, r), "stop", deadline));
   return t;
@@ -606,7 +622,9 @@ void finish_abort(Ctx& c, const Plan* plan, const std::string& note) {
         for (const auto* phase : {&tasks.start, &tasks.traffic, &tasks.stop}) {
           for (const auto& t : *phase) {
             const auto r = c.d.results.find(t.task().task_id());
-            if (r == c.d.results.end() || r->second.succeeded() || !f.server_id().empty())
+            // The task that failed the step; tasks the abort itself cancelled are not it.
+            if (r == c.d.results.end() || r->second.succeeded() ||
+                r->second.state() == "CANCELLED" || !f.server_id().empty())
               continue;
             f.set_server_id(r->second.server_id());
             f.set_agent_output(r->second.output());
@@ -663,7 +681,16 @@ void abort(Ctx& c, const Plan* plan) {
     }
     traffic_touched = traffic_touched || !tasks.traffic.empty();
     for (const auto& r : plan->steps[k].start) started_new.insert({r.service, r.replica});
-    for (const auto& r : plan->steps[k].stop) dispatched_stops.insert(instance_id(plan->prev.deployment ? plan->prev.deployment->id : "", r.service, r.replica));
+    // A step's stops were sent only once its starts and switches all succeeded.
+    const auto succeeded = [&](const std::vector<v1::AgentTask>& phase) {
+      return std::all_of(phase.begin(), phase.end(), [&](const v1::AgentTask& t) {
+        const auto r = c.d.results.find(t.task().task_id());
+        return r != c.d.results.end() && r->second.succeeded();
+      });
+    };
+    if (plan->prev.deployment && succeeded(tasks.start) && succeeded(tasks.traffic))
+      for (const auto& r : plan->steps[k].stop)
+        dispatched_stops.insert(instance_id(plan->prev.deployment->id, r.service, r.replica));
   }
   if (c.in.now_ms >= deadline)
     return finish_abort(c, plan, " (restoring the previous release did not finish in time)");
@@ -688,7 +715,7 @@ void abort(Ctx& c, const Plan* plan) {
     for (const auto& s : plan->graph->services()) services.insert(s.name());
     if (plan->prev.graph)
       for (const auto& s : plan->prev.graph->services()) services.insert(s.name());
-    switch_tasks(c, "restore-switch", services, old_backends, 0, plan->proxy_servers, deadline,
+    switch_tasks(c, "restore-switch", services, old_backends, -1, plan->proxy_servers, deadline,
                  traffic);
   }
   for (const auto& [svc, sp] : c.d.placement)

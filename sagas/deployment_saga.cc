@@ -262,7 +262,9 @@ v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& 
     for (const auto& a : s->args()) p.add_argv(a);
     p.mutable_env()->insert(s->env().begin(), s->env().end());
     p.set_workdir(s->working_dir());
+    // Instances listen on ports the agent allocates; a published port belongs to the proxies.
     *p.mutable_ports() = s->ports();
+    for (auto& port : *p.mutable_ports()) port.clear_host_port();
     if (s->has_health_check()) *p.mutable_health_check() = s->health_check();
     p.set_restart_policy(s->restart_policy());
     p.mutable_labels()->insert(s->labels().begin(), s->labels().end());

@@ -29,7 +29,7 @@ class SagaSim {
  public:
   enum class Agent { kSucceed, kFail, kSilent };
 
-  std::string project_id = "prj-sim";
+  std::string project_id;
   std::int64_t now_ms = 1'700'000'000'000;
   std::vector<sagas::ServerInfo> servers;
   // How the simulated agents answer a task (default: succeed).
@@ -45,10 +45,11 @@ class SagaSim {
   std::map<std::string, int> runs;                         // task id -> times an agent ran it
   std::set<std::string> cancelled;                         // task ids cancelled
   std::map<std::string, Status> refusals;                  // idempotency key -> refusal
-  std::size_t transitions = 0;                             // saga commands accepted
+  std::size_t transitions = 0;  // saga commands accepted (its decisions and task results)
   std::vector<std::string> problems;  // what the simulation found wrong (tests expect none)
 
-  explicit SagaSim(int server_count = 2) {
+  explicit SagaSim(int server_count = 2, std::string project = "prj-sim")
+      : project_id(std::move(project)) {
     for (int i = 1; i <= server_count; ++i) {
       sagas::ServerInfo s;
       s.server_id = "srv-" + std::to_string(i);
@@ -284,7 +285,8 @@ class SagaSim {
       answered_.insert(id);
       if (auto c = sagas::record_task_result(r)) {
         const std::size_t before = log.size();
-        (void)command_any(c->payload, "system", c->idempotency_key);
+        if (command_any(c->payload, "system", c->idempotency_key).ok() && log.size() != before)
+          ++transitions;
         moved = moved || log.size() != before;
       }
     }

@@ -116,7 +116,8 @@ Status ServerApp::start() {
   project_service_ =
       std::make_unique<infra::gateway::ProjectServiceImpl>(*gateway_, query_gateway_.get());
   deployment_service_ =
-      std::make_unique<infra::gateway::DeploymentServiceImpl>(*gateway_, query_gateway_.get());
+      std::make_unique<infra::gateway::DeploymentServiceImpl>(*gateway_, query_gateway_.get(),
+                                                              log_.get());
   infrastructure_service_ = std::make_unique<infra::gateway::InfrastructureServiceImpl>(
       *gateway_, query_gateway_.get());
   infra::gateway::AgentHubOptions hub_options;

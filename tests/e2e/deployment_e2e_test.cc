@@ -347,6 +347,75 @@ TEST_F(DeploymentE2E, CancelStopsTheNewReleaseAndFreesTheEnvironment) {
   EXPECT_THAT(front_get(front_), HasSubstr(marker_ + "-v3"));
 }
 
+TEST_F(DeploymentE2E, WatchDeploymentStreamsTheSnapshotThenEventsUntilTheEnd) {
+  publish("v1");
+  const std::string id = deploy();
+  ASSERT_FALSE(id.empty());
+  const auto watch = [&](std::uint64_t after, grpc::Status* status) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + kApiToken);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    v1::WatchDeploymentRequest req;
+    req.set_deployment_id(id);
+    req.set_after_sequence(after);
+    auto stream = deployments_->WatchDeployment(&ctx, req);
+    std::vector<v1::WatchDeploymentResponse> got;
+    v1::WatchDeploymentResponse m;
+    while (stream->Read(&m)) got.push_back(m);
+    *status = stream->Finish();
+    return got;
+  };
+  grpc::Status status;
+  const auto live = watch(0, &status);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_GE(live.size(), 2u);
+  EXPECT_TRUE(live.front().has_snapshot());
+  std::uint64_t last = live.front().snapshot().version();
+  bool stepped = false;
+  for (std::size_t i = 1; i < live.size(); ++i) {
+    ASSERT_TRUE(live[i].has_event());
+    EXPECT_GT(live[i].event().sequence(), last) << "events out of order or repeated";
+    last = live[i].event().sequence();
+    stepped = stepped || live[i].event().type() == "axion.v1.DeploymentStepStarted";
+  }
+  EXPECT_TRUE(stepped || live.front().snapshot().current_step() > 0);
+  EXPECT_EQ(live.back().event().type(), "axion.v1.DeploymentSucceeded");
+  // After the end: the snapshot alone, already terminal.
+  const auto after = watch(0, &status);
+  ASSERT_TRUE(status.ok());
+  ASSERT_EQ(after.size(), 1u);
+  EXPECT_EQ(after[0].snapshot().status(), v1::DEPLOYMENT_STATUS_SUCCESS);
+  // Resuming after a sequence: only later events, no snapshot, up to the end.
+  const std::uint64_t from = live.size() > 3 ? live[live.size() - 3].event().sequence() : 0;
+  if (from > 0) {
+    const auto resumed = watch(from, &status);
+    ASSERT_TRUE(status.ok());
+    ASSERT_EQ(resumed.size(), 2u);
+    EXPECT_TRUE(resumed[0].has_event());
+    EXPECT_EQ(resumed[1].event().type(), "axion.v1.DeploymentSucceeded");
+  }
+  // Refusals: unknown deployment, no token.
+  {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("authorization", "Bearer " + kApiToken);
+    v1::WatchDeploymentRequest req;
+    req.set_deployment_id("dep-does-not-exist");
+    auto stream = deployments_->WatchDeployment(&ctx, req);
+    v1::WatchDeploymentResponse m;
+    EXPECT_FALSE(stream->Read(&m));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::WatchDeploymentRequest req;
+    req.set_deployment_id(id);
+    auto stream = deployments_->WatchDeployment(&ctx, req);
+    v1::WatchDeploymentResponse m;
+    EXPECT_FALSE(stream->Read(&m));
+    EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+}
+
 class StrategyE2E : public DeploymentE2E,
                     public ::testing::WithParamInterface<std::string> {};
 

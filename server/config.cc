@@ -131,6 +131,9 @@ Result<ServerConfig> server_config_from_env() {
   auto progress = env_int("AXION_PROGRESS_DEADLINE_MS", 600000, 1000, 24 * 3600 * 1000);
   if (!progress.ok()) return progress.status();
   c.progress_deadline = std::chrono::milliseconds(*progress);
+  auto run_sagas = env_int("AXION_RUN_SAGAS", 1, 0, 1);
+  if (!run_sagas.ok()) return run_sagas.status();
+  c.run_sagas = *run_sagas == 1;
   if (const char* v = env("AXION_AGENT_ADDR")) c.agent_addr = v;
   if (const char* v = env("AXION_AGENT_TLS_CERT")) c.agent_tls_cert = v;
   if (const char* v = env("AXION_AGENT_TLS_KEY")) c.agent_tls_key = v;

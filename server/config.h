@@ -45,6 +45,9 @@ struct ServerConfig {
   // cancel) may take when the deployment sets no progress_deadline
   // (AXION_PROGRESS_DEADLINE_MS, default 10 minutes).
   std::chrono::milliseconds progress_deadline{600000};
+  // AXION_RUN_SAGAS=0: this server does not run the deployment saga (another one must: on Kafka
+  // the saga's consumer group spreads the projects over the servers that run it).
+  bool run_sagas = true;
   // AXION_AGENT_ADDR: an extra listener for agents (AgentService is also on AXION_GRPC_ADDR).
   // TLS with AXION_AGENT_TLS_CERT + AXION_AGENT_TLS_KEY (PEM files); without them it must be a
   // loopback address.

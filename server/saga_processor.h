@@ -62,7 +62,8 @@ class SagaProcessor {
 
   Status start();
   void stop();  // idempotent
-  Status health() const;
+  Status health() const;  // the last poll's outcome (transient errors included)
+  bool alive() const { return running_; }  // false once stopped, or after a final error
   SagaStats stats() const;
 
  private:

@@ -153,8 +153,12 @@ Status ServerApp::start() {
   saga_options.servers = [this](const std::string& cluster_id) {
     return cluster_servers(cluster_id);
   };
-  saga_ = std::make_unique<SagaProcessor>(*log_, std::move(saga_options));
-  AXION_RETURN_IF_ERROR(saga_->start());
+  if (config_.run_sagas) {
+    saga_ = std::make_unique<SagaProcessor>(*log_, std::move(saga_options));
+    AXION_RETURN_IF_ERROR(saga_->start());
+  } else {
+    spdlog::warn("AXION_RUN_SAGAS=0: this server runs no deployment saga");
+  }
   infrastructure_service_->set_agent_hub(agent_hub_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -440,7 +444,12 @@ Status ServerApp::ready() const {
   if (!processor_) return unavailable("the command processor is not running");
   AXION_RETURN_IF_ERROR(processor_->health());
   if (!projection_) return unavailable("the projection processor is not running");
-  return projection_->health();
+  AXION_RETURN_IF_ERROR(projection_->health());
+  if (saga_ && !saga_->alive()) {
+    const Status why = saga_->health();
+    return unavailable("the deployment saga stopped: " + why.message());
+  }
+  return ok_status();
 }
 
 

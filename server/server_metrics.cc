@@ -16,12 +16,12 @@ std::string ServerApp::metrics() const {
   out << "# HELP axion_log_embedded 1 when the event log is the embedded RocksDB log.\n"
          "# TYPE axion_log_embedded gauge\naxion_log_embedded "
       << (config_.embedded() ? 1 : 0) << "\n";
+  const auto counter = [&](const char* name, const char* help, std::uint64_t value) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
+        << name << " " << value << "\n";
+  };
   if (processor_) {
     const auto stats = processor_->stats();
-    const auto counter = [&](const char* name, const char* help, std::uint64_t value) {
-      out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n"
-          << name << " " << value << "\n";
-    };
     counter("axion_commands_total", "Commands decided (accepted or refused).", stats.commands);
     counter("axion_commands_accepted_total", "Commands accepted.", stats.accepted);
     counter("axion_commands_duplicate_total",
@@ -95,6 +95,19 @@ std::string ServerApp::metrics() const {
            "after they were recorded (acknowledged again, not recorded twice).\n"
            "# TYPE axion_agent_task_results_repeated_total counter\n"
            "axion_agent_task_results_repeated_total " << t.results_repeated << "\n";
+  }
+  if (saga_) {
+    const auto s = saga_->stats();
+    counter("axion_saga_events_folded_total", "Deployment events the saga folded.",
+            s.events_folded);
+    counter("axion_saga_reactions_total", "Times the saga decided what a deployment does next.",
+            s.reactions);
+    counter("axion_saga_commands_total", "Progress commands the saga appended.",
+            s.commands_appended);
+    counter("axion_saga_tasks_total", "Agent tasks and cancels the saga appended.",
+            s.tasks_appended);
+    counter("axion_saga_appends_failed_total",
+            "Saga appends that failed (retried from the committed offsets).", s.appends_failed);
   }
   return out.str();
 }

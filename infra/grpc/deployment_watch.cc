@@ -57,11 +57,28 @@ bool terminal(v1::DeploymentStatus s) {
   if (Status s = queries_->begin(context); !s.ok()) return to_grpc(s);
   if (request->deployment_id().empty() || request->deployment_id().size() > 128)
     return to_grpc(invalid_field("deployment_id", "name the deployment to watch"));
-  auto found = queries_->queries().deployment(request->deployment_id());
-  if (!found.ok()) return to_grpc(found.status());
   const std::string topic(events::kDeploymentEventsTopic);
   auto partitions = log_->partition_count(topic);
   if (!partitions.ok()) return to_grpc(partitions.status());
+  auto found = queries_->queries().deployment(request->deployment_id());
+  if (!found.ok() && found.status().code() == StatusCode::kNotFound) {
+    // Watching right after DeployProject: its events are in the log (the command was answered
+    // once they were durable) but perhaps not yet in the views. Wait for the views to reach
+    // every partition's end, then look again.
+    google::protobuf::RepeatedPtrField<v1::LogPosition> ends;
+    for (std::int32_t p = 0; p < *partitions; ++p) {
+      auto end = log_->end_offset({topic, p});
+      if (!end.ok()) return to_grpc(end.status());
+      if (*end == 0) continue;
+      auto* position = ends.Add();
+      position->set_topic(topic);
+      position->set_partition(p);
+      position->set_offset(*end - 1);
+    }
+    if (Status s = queries_->begin(context, ends); !s.ok()) return to_grpc(s);
+    found = queries_->queries().deployment(request->deployment_id());
+  }
+  if (!found.ok()) return to_grpc(found.status());
   const events::TopicPartition tp{topic,
                                   events::partition_for_key(found->project_id(), *partitions)};
   std::int64_t next = 0;

@@ -48,6 +48,8 @@ class GrpcGateway : public ::testing::TestWithParam<std::string> {
     config.grpc_addr = "127.0.0.1:0";
     config.instance_id = unique_name("gw");
     config.api_tokens = {{"alice", infra::gateway::token_digest(kToken)}};
+    // The gateway alone: no saga moving the deployments these tests keep active and count.
+    config.run_sagas = false;
     app_ = std::make_unique<server::ServerApp>(config);
     ASSERT_TRUE(app_->start().ok());
     channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(app_->grpc_port()),

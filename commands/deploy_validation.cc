@@ -100,6 +100,10 @@ Status validate_options(const axion::v1::DeployOptions& o) {
     return invalid_field("options.server_ids", "at most " + std::to_string(kMaxServerIds) +
                                                    " server ids, got " +
                                                    std::to_string(o.server_ids_size()));
+  if (!o.runtime().empty() && o.runtime() != "process" && o.runtime() != "compose")
+    return invalid_field("options.runtime", "runtime " + quote(o.runtime()) +
+                                                " is not one Axion deploys with: use \"process\" "
+                                                "(the default) or \"compose\"");
   std::set<std::string> seen;
   for (int i = 0; i < o.server_ids_size(); ++i) {
     const std::string f = "options.server_ids[" + std::to_string(i) + "]";

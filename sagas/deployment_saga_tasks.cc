@@ -1,0 +1,225 @@
+// The agent tasks of a deployment step (sagas/impl/saga_internal.h): START and STOP of
+// instances, SWITCH_TRAFFIC on the proxies, APPLY_COMPOSE / down of a compose project. Every
+// task id is derived from the deployment and what the task is for, so queuing it again is
+// harmless.
+#include <google/protobuf/util/time_util.h>
+
+#include <algorithm>
+
+#include "codegen/compose.h"
+#include "sagas/impl/saga_internal.h"
+
+namespace axion::sagas::detail {
+
+using google::protobuf::util::TimeUtil;
+
+v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& what,
+                         std::int64_t deadline) {
+  const v1::Service* s = service_of(inst.graph, inst.ref.service);
+  v1::AgentTask t;
+  t.set_server_id(inst.ref.server_id);
+  t.set_project_id(c.project.project_id);
+  auto& task = *t.mutable_task();
+  task.set_task_id(task_id(c.d.id, what + ":" + inst.id()));
+  task.set_deployment_id(c.d.id);
+  task.set_kind(v1::TASK_KIND_START_SERVICE);
+  task.set_attempt(1);
+  *task.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(deadline);
+  auto& p = *task.mutable_spec()->mutable_process();
+  p.set_service(inst.ref.service);
+  p.set_instance_id(inst.id());
+  if (s) {
+    for (const auto& a : s->command()) p.add_argv(a);
+    for (const auto& a : s->args()) p.add_argv(a);
+    p.mutable_env()->insert(s->env().begin(), s->env().end());
+    p.set_workdir(s->working_dir());
+    // Instances listen on ports the agent allocates; a published port belongs to the proxies.
+    *p.mutable_ports() = s->ports();
+    for (auto& port : *p.mutable_ports()) port.clear_host_port();
+    if (s->has_health_check()) *p.mutable_health_check() = s->health_check();
+    p.set_restart_policy(s->restart_policy());
+    p.mutable_labels()->insert(s->labels().begin(), s->labels().end());
+  }
+  (*p.mutable_labels())["axion.io/deployment"] = inst.release->id;
+  return t;
+}
+
+v1::AgentTask stop_task(const Ctx& c, const Instance& inst, const std::string& what,
+                        std::int64_t deadline) {
+  v1::AgentTask t;
+  t.set_server_id(inst.ref.server_id);
+  t.set_project_id(c.project.project_id);
+  auto& task = *t.mutable_task();
+  task.set_task_id(task_id(c.d.id, what + ":" + inst.id()));
+  task.set_deployment_id(c.d.id);
+  task.set_kind(v1::TASK_KIND_STOP_SERVICE);
+  task.set_attempt(1);
+  *task.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(deadline);
+  auto& p = *task.mutable_spec()->mutable_process();
+  p.set_service(inst.ref.service);
+  p.set_instance_id(inst.id());
+  return t;
+}
+
+// Where an instance listens: the latest successful start of it in any deployment's results.
+const v1::DeploymentTaskCompleted* started(const SagaProject& p, const std::string& instance) {
+  const v1::DeploymentTaskCompleted* best = nullptr;
+  std::int64_t best_at = -1;
+  for (const auto& [id, d] : p.deployments) {
+    for (const auto& [tid, r] : d.results) {
+      if (r.instance_id() != instance || !r.started_instance() || !r.succeeded()) continue;
+      if (d.last_event_ms > best_at) {
+        best = &r;
+        best_at = d.last_event_ms;
+      }
+    }
+  }
+  return best;
+}
+
+// SWITCH_TRAFFIC on every proxy server for every published port of the services, with the
+// given backends: the new ones share `weight`% of the traffic, the old ones the rest.
+// `weight` < 0 weighs every backend alike.
+void switch_tasks(const Ctx& c, const std::string& what, const std::set<std::string>& services,
+                  const std::vector<Backend>& backends, int weight,
+                  const std::set<std::string>& proxy_servers, std::int64_t deadline,
+                  std::vector<v1::AgentTask>& out) {
+  std::size_t n_new = 0, n_old = 0;
+  for (const auto& b : backends) (b.is_new ? n_new : n_old)++;
+  for (const auto& name : services) {
+    const v1::Service* s = nullptr;
+    for (const auto& b : backends)
+      if (b.inst.ref.service == name) s = service_of(b.inst.graph, name);
+    if (!s) s = service_of(graph_of(c.project, c.d), name);
+    if (!s) continue;
+    for (const auto& port : s->ports()) {
+      if (!port.has_host_port()) continue;
+      std::size_t sn = 0, so = 0;
+      for (const auto& b : backends)
+        if (b.inst.ref.service == name) (b.is_new ? sn : so)++;
+      for (const auto& server : proxy_servers) {
+        v1::AgentTask t;
+        t.set_server_id(server);
+        t.set_project_id(c.project.project_id);
+        auto& task = *t.mutable_task();
+        task.set_task_id(task_id(c.d.id, what + ":" + server + ":" + name + ":" + port_key(port)));
+        task.set_deployment_id(c.d.id);
+        task.set_kind(v1::TASK_KIND_SWITCH_TRAFFIC);
+        task.set_attempt(1);
+        *task.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(deadline);
+        auto& proxy = *task.mutable_spec()->mutable_proxy();
+        proxy.set_service(name);
+        proxy.set_listen_port(port.host_port());
+        proxy.set_protocol(port.protocol());
+        for (const auto& b : backends) {
+          if (b.inst.ref.service != name) continue;
+          const auto* where = started(c.project, b.inst.id());
+          if (!where) continue;
+          const auto p = where->ports().find(port_key(port));
+          if (p == where->ports().end()) continue;
+          const auto hosts = b.inst.release->server_hosts;
+          const auto h = hosts.find(b.inst.ref.server_id);
+          const std::string host = h == hosts.end() ? "127.0.0.1" : h->second;
+          // weight < 0: every live backend alike (rolling batches, restores).
+          if (weight < 0) {
+            auto& be = *proxy.add_backends();
+            be.set_instance_id(b.inst.id());
+            be.set_address(host + ":" + std::to_string(p->second));
+            be.set_weight(kProxyWeightScale / 2);
+            continue;
+          }
+          const std::uint32_t share = static_cast<std::uint32_t>(b.is_new ? weight : 100 - weight);
+          const std::size_t count = b.is_new ? (sn ? sn : 1) : (so ? so : 1);
+          std::uint32_t w = static_cast<std::uint32_t>(share * kProxyWeightScale / 100 / count);
+          if (share > 0 && w == 0) w = 1;
+          if ((b.is_new ? so : sn) == 0 && share == 0) w = kProxyWeightScale / (count ? count : 1);
+          auto& be = *proxy.add_backends();
+          be.set_instance_id(b.inst.id());
+          be.set_address(host + ":" + std::to_string(p->second));
+          be.set_weight(std::max<std::uint32_t>(w, share > 0 ? 1 : 0));
+        }
+        out.push_back(std::move(t));
+      }
+    }
+  }
+  (void)n_new;
+  (void)n_old;
+}
+
+// Pending tasks: those without a result. Adds them to the outputs; true when all are done.
+// `failed` gets the first failed result.
+bool await(Ctx& c, const std::vector<v1::AgentTask>& tasks,
+           const v1::DeploymentTaskCompleted** failed) {
+  bool done = true;
+  for (const auto& t : tasks) {
+    const auto r = c.d.results.find(t.task().task_id());
+    if (r == c.d.results.end()) {
+      c.out.tasks.push_back(t);
+      done = false;
+    } else if (!r->second.succeeded() && failed && !*failed) {
+      *failed = &r->second;
+    }
+  }
+  return done;
+}
+
+Instance new_instance(const Ctx& c, const Plan& plan, const InstanceRef& ref) {
+  return {&c.d, plan.graph, ref};
+}
+Instance old_instance(const Plan& plan, const InstanceRef& ref) {
+  return {plan.prev.deployment, plan.prev.graph, ref};
+}
+
+// Backends after step k: new instances started in steps <= k, old ones not stopped in steps
+// <= k (a step's stops leave traffic in that step's switch).
+std::vector<Backend> backends_after(const Ctx& c, const Plan& plan, std::size_t k) {
+  std::vector<Backend> out;
+  std::set<std::pair<std::string, std::uint32_t>> stopped;
+  for (std::size_t i = 0; i <= k && i < plan.steps.size(); ++i) {
+    for (const auto& r : plan.steps[i].start) out.push_back({new_instance(c, plan, r), true});
+    for (const auto& r : plan.steps[i].stop) stopped.insert({r.service, r.replica});
+  }
+  if (plan.prev.deployment) {
+    for (const auto& [svc, sp] : plan.prev.placement)
+      for (int i = 0; i < sp.server_ids_size(); ++i)
+        if (!stopped.contains({svc, static_cast<std::uint32_t>(i)}))
+          out.push_back({old_instance(plan, {svc, static_cast<std::uint32_t>(i), sp.server_ids(i)}),
+                         false});
+  }
+  return out;
+}
+
+std::string describe_pending(const Ctx& c, const std::vector<v1::AgentTask>& tasks) {
+  std::string out;
+  int n = 0;
+  for (const auto& t : tasks) {
+    if (c.d.results.contains(t.task().task_id())) continue;
+    if (n++ < 5)
+      out += (out.empty() ? "" : ", ") + v1::TaskKind_Name(t.task().kind()).substr(10) + " on " +
+             t.server_id();
+  }
+  if (n > 5) out += " and " + std::to_string(n - 5) + " more";
+  return out;
+}
+
+StepTasks step_tasks(const Ctx& c, const Plan& plan, std::size_t k, std::int64_t deadline) {
+  StepTasks t;
+  const PlannedStep& step = plan.steps[k];
+  const std::string n = std::to_string(k);
+  for (const auto& r : step.start)
+    t.start.push_back(start_task(c, new_instance(c, plan, r), "start", deadline));
+  std::set<std::string> services;
+  for (const auto& r : step.start) services.insert(r.service);
+  for (const auto& r : step.stop) services.insert(r.service);
+  const bool shares = step.kind == v1::STEP_KIND_CANARY_WEIGHT ||
+                      step.kind == v1::STEP_KIND_BLUE_GREEN_STAGE ||
+                      step.kind == v1::STEP_KIND_TRAFFIC_SWITCH;
+  switch_tasks(c, "switch:" + n, services, backends_after(c, plan, k),
+               shares ? static_cast<int>(step.weight) : -1, plan.proxy_servers, deadline,
+               t.traffic);
+  for (const auto& r : step.stop)
+    t.stop.push_back(stop_task(c, old_instance(plan, r), "stop", deadline));
+  return t;
+}
+
+}  // namespace axion::sagas::detail

@@ -17,22 +17,39 @@ using namespace detail;
 // --- PENDING / BUILDING / PROVISIONING
 
 void build(Ctx& c, const v1::GraphVersion& graph) {
+  const std::string runtime = runtime_of(c.d.options);
+  const Release prev = previous_release(c.project, c.d);
+  if (prev.deployment && prev.runtime != runtime)
+    return fail_now(c, v1::STATUS_CHANGE_CAUSE_BUILD_ERROR,
+                    "environment '" + c.d.environment + "' runs release " + prev.deployment->id +
+                        " with the " + prev.runtime + " runtime; deploying with the " + runtime +
+                        " runtime there would leave both holding its ports — use another "
+                        "environment, or deploy with the " + prev.runtime + " runtime");
   for (const auto& s : graph.services()) {
-    if (s.command().empty() && s.args().empty())
+    if (runtime == "process" && s.command().empty() && s.args().empty())
       return fail_now(c, v1::STATUS_CHANGE_CAUSE_BUILD_ERROR,
                       "service '" + s.name() +
                           "' has no command: the process runtime runs a service's command on "
                           "the host (set command, and args if needed)");
+    if (runtime == "compose" && s.has_build())
+      return fail_now(c, v1::STATUS_CHANGE_CAUSE_BUILD_ERROR,
+                      "service '" + s.name() +
+                          "' is built from source: the compose runtime deploys images only so "
+                          "far (build it and publish the image)");
   }
   codegen::GenerateOptions options;
   options.compose.project_label = c.project.name;
   options.kubernetes_options.project_name = c.project.name;
   options.kubernetes_options.release = c.d.id;
-  options.best_effort_targets = true;  // the process runtime runs neither compose nor manifests
+  options.best_effort_targets = true;  // what this deployment does not run may be left out
   auto generated = codegen::generate_deployment(graph, options);
   if (!generated.ok())
     return fail_now(c, v1::STATUS_CHANGE_CAUSE_BUILD_ERROR,
                     "generating the configuration failed: " + generated.status().message());
+  if (runtime == "compose" && generated->config.compose_hash().empty())
+    return fail_now(c, v1::STATUS_CHANGE_CAUSE_BUILD_ERROR,
+                    "the compose runtime needs a compose file, which this graph cannot have: " +
+                        (generated->skipped.empty() ? std::string("?") : generated->skipped[0]));
   v1::DeploymentConfigGenerated e;
   e.set_deployment_id(c.d.id);
   e.set_project_id(c.project.project_id);
@@ -59,7 +76,8 @@ void provision(Ctx& c, const v1::GraphVersion& graph) {
   if (!listed.ok())
     return fail_now(c, v1::STATUS_CHANGE_CAUSE_PLACEMENT, listed.status().message());
   const auto& [cluster, servers] = *listed;
-  const bool proxies = has_published_port(graph);
+  const bool compose = runtime_of(c.d.options) == "compose";
+  const bool proxies = !compose && has_published_port(graph);
   const std::set<std::string> only(c.d.options.server_ids().begin(),
                                    c.d.options.server_ids().end());
   std::vector<ServerSlot> slots;
@@ -70,7 +88,11 @@ void provision(Ctx& c, const v1::GraphVersion& graph) {
     const auto offers = [&](const char* r) {
       return std::find(s.runtimes.begin(), s.runtimes.end(), r) != s.runtimes.end();
     };
-    if (s.online && (!offers("process") || (proxies && !offers("proxy")))) {
+    if (compose && s.online && !offers("compose")) {
+      skipped.push_back(s.server_id + " (its agent offers no compose runtime: no Docker engine)");
+      continue;
+    }
+    if (!compose && s.online && (!offers("process") || (proxies && !offers("proxy")))) {
       skipped.push_back(s.server_id + " (its agent offers no " +
                         (offers("process") ? "proxy" : "process") + " runtime)");
       continue;
@@ -92,7 +114,34 @@ void provision(Ctx& c, const v1::GraphVersion& graph) {
       if (usable) placement = Placement(s->second.placement().begin(), s->second.placement().end());
     }
   }
-  if (!placement.ok()) placement = place_services(graph, slots);
+  if (!placement.ok() && compose) {
+    // The whole project on one server: the previous release's when usable, else the one with
+    // the most free memory.
+    const Release prev = previous_release(c.project, c.d);
+    std::string chosen;
+    for (const auto& [svc, sp] : prev.placement)
+      for (const auto& id : sp.server_ids())
+        for (const auto& slot : slots)
+          if (slot.server_id == id && slot.online) chosen = id;
+    for (const auto& slot : slots) {
+      if (!chosen.empty() || !slot.online) continue;
+      const ServerSlot* best = nullptr;
+      for (const auto& other : slots)
+        if (other.online && (!best || other.memory_mb_free > best->memory_mb_free)) best = &other;
+      chosen = best ? best->server_id : "";
+    }
+    if (!chosen.empty()) {
+      Placement all;
+      for (const auto& svc : graph.services())
+        for (std::uint32_t r = 0; r < std::max<std::uint32_t>(1, svc.replicas()); ++r)
+          all[svc.name()].add_server_ids(chosen);
+      placement = all;
+    } else {
+      placement = failed_precondition("no server has an ONLINE agent that offers the compose "
+                                      "runtime");
+    }
+  }
+  if (!placement.ok() && !compose) placement = place_services(graph, slots);
   if (!placement.ok()) {
     std::string reason = "cluster '" + cluster + "': " + placement.status().message();
     for (const auto& s : skipped) reason += "; skipped " + s;

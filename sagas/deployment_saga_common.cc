@@ -81,6 +81,7 @@ Release previous_release(const SagaProject& p, const SagaDeployment& d) {
   r.deployment = &dep->second;
   r.graph = &s->second.graph();
   r.placement = Placement(s->second.placement().begin(), s->second.placement().end());
+  r.runtime = runtime_of(s->second.options());
   return r;
 }
 

@@ -202,6 +202,24 @@ void finish_abort(Ctx& c, const Plan* plan, const std::string& note) {
   record(c, events, "end");
 }
 
+// Compose: the previous release's file again where this one was applied, or this project down
+// (and the previous one applied again on its own server if its down was sent).
+void restore_compose(Ctx& c, const Plan& plan, std::int64_t deadline) {
+  const std::string server = compose_server(c.d.placement);
+  const std::string before = compose_server(plan.prev.placement);
+  std::vector<v1::AgentTask> restore;
+  if (plan.prev.deployment && before == server) {
+    restore.push_back(compose_task(c, server, plan.prev.graph, "restore-apply", deadline));
+  } else {
+    restore.push_back(compose_task(c, server, nullptr, "restore-down", deadline));
+    if (plan.prev.deployment && !before.empty() &&
+        c.d.results.contains(task_id(c.d.id, "down:" + before)))
+      restore.push_back(compose_task(c, before, plan.prev.graph, "restore-apply", deadline));
+  }
+  if (!await(c, restore, nullptr)) return;
+  finish_abort(c, &plan, "");
+}
+
 void abort(Ctx& c, const Plan* plan) {
   if (!plan || c.d.steps_started.empty()) return finish_abort(c, plan, "");
   const std::int64_t deadline = c.d.abort_started_ms + deadline_ms(c);
@@ -238,6 +256,7 @@ void abort(Ctx& c, const Plan* plan) {
   if (c.in.now_ms >= deadline)
     return finish_abort(c, plan, " (restoring the previous release did not finish in time)");
   wake(c, deadline);
+  if (plan->compose) return restore_compose(c, *plan, deadline);
   // 2. Start again the old instances this deployment stopped (adopted if still running).
   std::vector<v1::AgentTask> restart, traffic, stop;
   std::vector<Backend> old_backends;
@@ -277,6 +296,19 @@ Result<Plan> make_plan(const Ctx& c, const v1::GraphVersion& graph) {
   Plan plan;
   plan.graph = &graph;
   plan.prev = previous_release(c.project, c.d);
+  if (runtime_of(c.d.options) == "compose") {
+    // One step: the project's compose file applied on its server (compose replaces what
+    // changed); the previous release's project is taken down if it ran elsewhere.
+    plan.compose = true;
+    PlannedStep apply;
+    apply.kind = v1::STEP_KIND_COMPOSE_APPLY;
+    apply.weight = 100;
+    for (const auto& [svc, sp] : c.d.placement)
+      for (int i = 0; i < sp.server_ids_size(); ++i)
+        apply.start.push_back({svc, static_cast<std::uint32_t>(i), sp.server_ids(i)});
+    plan.steps.push_back(std::move(apply));
+    return plan;
+  }
   auto steps = plan_rollout(graph, c.d.placement, plan.prev.placement, c.d.strategy);
   if (!steps.ok()) return steps.status();
   plan.steps = std::move(steps).value();

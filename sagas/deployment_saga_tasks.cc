@@ -202,8 +202,47 @@ std::string describe_pending(const Ctx& c, const std::vector<v1::AgentTask>& tas
   return out;
 }
 
+std::string compose_server(const Placement& placement) {
+  for (const auto& [svc, sp] : placement)
+    if (sp.server_ids_size() > 0) return sp.server_ids(0);
+  return "";
+}
+
+v1::AgentTask compose_task(const Ctx& c, const std::string& server, const v1::GraphVersion* graph,
+                           const std::string& what, std::int64_t deadline) {
+  v1::AgentTask t;
+  t.set_server_id(server);
+  t.set_project_id(c.project.project_id);
+  auto& task = *t.mutable_task();
+  task.set_task_id(task_id(c.d.id, what + ":" + server));
+  task.set_deployment_id(c.d.id);
+  task.set_attempt(1);
+  *task.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(deadline);
+  auto& spec = *task.mutable_spec();
+  spec.set_compose_project(compose_project(c.project, c.d.environment));
+  if (!graph) {
+    task.set_kind(v1::TASK_KIND_REMOVE_SERVICE);
+    return t;
+  }
+  task.set_kind(v1::TASK_KIND_APPLY_COMPOSE);
+  codegen::ComposeOptions options;
+  options.project_label = c.project.name;  // as BUILDING generated it (the recorded hash)
+  auto file = codegen::generate_compose(*graph, options);
+  // BUILDING refused a graph compose cannot express; an empty file fails the task's check.
+  if (file.ok()) spec.set_compose_yaml(file->content);
+  return t;
+}
+
 StepTasks step_tasks(const Ctx& c, const Plan& plan, std::size_t k, std::int64_t deadline) {
   StepTasks t;
+  if (plan.compose) {
+    const std::string server = compose_server(c.d.placement);
+    t.start.push_back(compose_task(c, server, plan.graph, "apply", deadline));
+    const std::string before = compose_server(plan.prev.placement);
+    if (plan.prev.deployment && !before.empty() && before != server)
+      t.stop.push_back(compose_task(c, before, nullptr, "down", deadline));
+    return t;
+  }
   const PlannedStep& step = plan.steps[k];
   const std::string n = std::to_string(k);
   for (const auto& r : step.start)

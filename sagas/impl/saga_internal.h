@@ -97,6 +97,8 @@ v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& 
                          std::int64_t deadline);
 v1::AgentTask stop_task(const Ctx& c, const Instance& inst, const std::string& what,
                         std::int64_t deadline);
+// The server a compose release runs on (its placement names one).
+std::string compose_server(const Placement& placement);
 // APPLY_COMPOSE of `graph`'s compose file on `server`, or REMOVE_SERVICE (down) when `graph` is
 // null.
 v1::AgentTask compose_task(const Ctx& c, const std::string& server, const v1::GraphVersion* graph,
@@ -127,5 +129,6 @@ void deploy(Ctx& c, const Plan& plan);
 // was dispatched).
 void abort(Ctx& c, const Plan* plan);
 void finish_abort(Ctx& c, const Plan* plan, const std::string& note);
+void restore_compose(Ctx& c, const Plan& plan, std::int64_t deadline);
 
 }  // namespace axion::sagas::detail

@@ -6,86 +6,12 @@
 #include <set>
 
 #include "sagas/deployment_saga.h"
-#include "tests/support/saga_sim.h"
+#include "tests/unit/saga_test_support.h"
 
 namespace axion::sagas {
 namespace {
 
-namespace v1 = axion::v1;
-using testing::SagaSim;
-
-// web (2 replicas, published 8080, HTTP check) -START_ORDER-> api (2 replicas, port 9000).
-v1::GraphVersion shop(const std::string& version_text) {
-  v1::GraphVersion g;
-  auto* api = g.add_services();
-  api->set_name("api");
-  api->set_image("ghcr.io/acme/api:1");  // for compose and Kubernetes; the process runtime runs
-                                         // the command on the host
-  api->add_command("/usr/bin/api");
-  api->add_args("--port=9000");
-  (*api->mutable_env())["VERSION"] = version_text;
-  api->set_replicas(2);
-  auto* ap = api->add_ports();
-  ap->set_name("http");
-  ap->set_container_port(9000);
-  auto* web = g.add_services();
-  web->set_name("web");
-  web->set_image("ghcr.io/acme/web:1");
-  web->add_command("/usr/bin/web");
-  (*web->mutable_env())["VERSION"] = version_text;
-  web->set_replicas(2);
-  auto* wp = web->add_ports();
-  wp->set_name("http");
-  wp->set_container_port(8080);
-  wp->set_host_port(8080);
-  wp->set_protocol(v1::PORT_PROTOCOL_HTTP);
-  web->mutable_health_check()->mutable_http()->set_path("/healthz");
-  web->mutable_health_check()->mutable_http()->set_port(8080);
-  web->mutable_health_check()->mutable_interval()->set_seconds(1);
-  web->mutable_health_check()->mutable_timeout()->set_seconds(1);
-  web->mutable_health_check()->set_healthy_threshold(1);
-  web->mutable_health_check()->set_unhealthy_threshold(3);
-  auto* e = g.add_edges();
-  e->set_from_service("web");
-  e->set_to_service("api");
-  e->set_kind(v1::EDGE_KIND_START_ORDER);
-  return g;
-}
-
-#define ASSERT_OK(expr)                              \
-  do {                                               \
-    const Status s_ = (expr);                        \
-    ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.message(); \
-  } while (0)
-
-void expect_clean(const SagaSim& sim) {
-  EXPECT_TRUE(sim.problems.empty()) << sim.problems.front();
-  for (const auto& [id, n] : sim.runs) EXPECT_EQ(n, 1) << "task " << id << " ran " << n << " times";
-}
-
-std::string instance_of(const v1::AgentTask& t) { return t.task().spec().process().instance_id(); }
-
-// Whether a task is about an instance of `deployment`'s own release (not a restored old one).
-bool of_release(const v1::AgentTask& t, const std::string& deployment) {
-  const std::string prefix = instance_id(deployment, "x", 0);  // "x-<release>-0"
-  return instance_of(t).find(prefix.substr(1, prefix.size() - 2)) != std::string::npos;
-}
-
-// The backends of the last SWITCH_TRAFFIC each proxy got for `service`, by server.
-std::map<std::string, std::set<std::string>> live_backends(const SagaSim& sim,
-                                                           const std::string& service) {
-  std::map<std::string, std::set<std::string>> out;
-  for (const auto& id : sim.queue_order) {
-    const auto& t = sim.queued.at(id);
-    if (t.task().kind() != v1::TASK_KIND_SWITCH_TRAFFIC) continue;
-    if (t.task().spec().proxy().service() != service) continue;
-    auto& set = out[t.server_id()];
-    set.clear();
-    for (const auto& b : t.task().spec().proxy().backends())
-      if (b.weight() > 0) set.insert(b.instance_id());
-  }
-  return out;
-}
+using namespace testing_support;
 
 TEST(DeploymentSaga, RollingDeploySucceedsInStartOrderAndSnapshots) {
   SagaSim sim;
@@ -179,83 +105,6 @@ TEST(DeploymentSaga, SecondReleaseReplacesTheFirstAndStopsItAfterTrafficMoved) {
   }
 }
 
-TEST(DeploymentSaga, FailingHealthCheckHaltsRestoresTheOldReleaseAndSaysWhy) {
-  SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  const std::string v1_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v1_id));
-  ASSERT_OK(sim.publish(shop("v2")));
-  std::string v2_id;
-  sim.agent = [&](const v1::AgentTask& t) {
-    return t.task().deployment_id() == v2_id && t.task().kind() == v1::TASK_KIND_START_SERVICE &&
-                   t.task().spec().process().service() == "web"
-               ? SagaSim::Agent::kFail
-               : SagaSim::Agent::kSucceed;
-  };
-  v2_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v2_id));
-  EXPECT_EQ(sim.status(v2_id), v1::DEPLOYMENT_STATUS_FAILED);
-  expect_clean(sim);
-
-  const auto failed = sim.events<v1::DeploymentFailed>();
-  ASSERT_EQ(failed.size(), 1u);
-  EXPECT_EQ(failed[0].service(), "web");
-  EXPECT_FALSE(failed[0].server_id().empty());
-  EXPECT_EQ(failed[0].cause(), v1::STATUS_CHANGE_CAUSE_HEALTH);
-  EXPECT_NE(failed[0].reason().find("health check failed"), std::string::npos) << failed[0].reason();
-  EXPECT_NE(failed[0].agent_output().find("database unreachable"), std::string::npos);
-  ASSERT_EQ(failed[0].last_health_samples_size(), 1);
-  EXPECT_EQ(failed[0].last_health_samples(0).code(), 503);
-
-  // v1 keeps serving: no v1 web instance was stopped for good, traffic is on v1 only, and
-  // every v2 instance that started was stopped.
-  std::set<std::string> v1_web, v2_started, v2_stopped;
-  for (const auto& t : sim.tasks(v1_id, v1::TASK_KIND_START_SERVICE))
-    if (t.task().spec().process().service() == "web") v1_web.insert(instance_of(t));
-  for (const auto& [server, backends] : live_backends(sim, "web")) EXPECT_EQ(backends, v1_web);
-  for (const auto& t : sim.tasks(v2_id, v1::TASK_KIND_START_SERVICE))
-    if (of_release(t, v2_id)) v2_started.insert(instance_of(t));
-  for (const auto& t : sim.tasks(v2_id, v1::TASK_KIND_STOP_SERVICE)) {
-    EXPECT_FALSE(v1_web.contains(instance_of(t)) &&
-                 t.task().task_id().find("restore") == std::string::npos);
-    v2_stopped.insert(instance_of(t));
-  }
-  for (const auto& i : v2_started) EXPECT_TRUE(v2_stopped.contains(i)) << i << " left running";
-  EXPECT_EQ(failed[0].reason().find("did not finish in time"), std::string::npos)
-      << failed[0].reason();
-  // The environment is free: the next deployment is accepted at once.
-  Status s;
-  EXPECT_FALSE(sim.deploy({}, {}, &s).empty()) << s.message();
-}
-
-TEST(DeploymentSaga, AutoRollbackRestoresTheLastSuccess) {
-  SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  const std::string v1_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v1_id));
-  ASSERT_OK(sim.publish(shop("v2")));
-  std::string v2_id;
-  sim.agent = [&](const v1::AgentTask& t) {
-    return t.task().deployment_id() == v2_id && t.task().kind() == v1::TASK_KIND_START_SERVICE
-               ? SagaSim::Agent::kFail
-               : SagaSim::Agent::kSucceed;
-  };
-  v1::DeployOptions options;
-  options.set_auto_rollback(true);
-  v2_id = sim.deploy({}, options);
-  ASSERT_TRUE(sim.settle(v2_id));
-  EXPECT_EQ(sim.status(v2_id), v1::DEPLOYMENT_STATUS_FAILED);
-  const auto rollbacks = sim.events<v1::RollbackRequested>();
-  ASSERT_EQ(rollbacks.size(), 1u);
-  EXPECT_TRUE(rollbacks[0].automatic());
-  EXPECT_EQ(rollbacks[0].target_deployment_id(), v1_id);
-  const std::string rb = rollbacks[0].deployment_id();
-  EXPECT_EQ(sim.status(rb), v1::DEPLOYMENT_STATUS_SUCCESS);
-  for (const auto& t : sim.tasks(rb, v1::TASK_KIND_START_SERVICE))
-    EXPECT_EQ(t.task().spec().process().env().at("VERSION"), "v1");
-  expect_clean(sim);
-}
-
 TEST(DeploymentSaga, RollbackUsesTheSnapshotNotTheLatestGraph) {
   SagaSim sim;
   ASSERT_OK(sim.publish(shop("v1")));
@@ -280,80 +129,6 @@ TEST(DeploymentSaga, RollbackUsesTheSnapshotNotTheLatestGraph) {
   EXPECT_EQ(assigned.back().placement().at("web").SerializeAsString(),
             assigned.front().placement().at("web").SerializeAsString());
   expect_clean(sim);
-}
-
-TEST(DeploymentSaga, CancelAbortsInFlightTasksStopsNewInstancesAndFreesTheEnvironment) {
-  SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  const std::string v1_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v1_id));
-  ASSERT_OK(sim.publish(shop("v2")));
-  std::string v2_id;
-  // web's new instances never report: the deployment is mid-step when the cancel comes.
-  sim.agent = [&](const v1::AgentTask& t) {
-    const bool hang = t.task().kind() == v1::TASK_KIND_START_SERVICE &&
-                      (instance_of(t) == instance_id(v2_id, "web", 0) ||
-                       instance_of(t) == instance_id(v2_id, "web", 1));
-    return hang ? SagaSim::Agent::kSilent : SagaSim::Agent::kSucceed;
-  };
-  v2_id = sim.deploy();
-  for (int i = 0; i < 20; ++i) sim.round();
-  ASSERT_EQ(sim.status(v2_id), v1::DEPLOYMENT_STATUS_DEPLOYING);
-  v1::CancelDeployment cancel;
-  cancel.set_deployment_id(v2_id);
-  cancel.set_reason("wrong build");
-  ASSERT_TRUE(sim.command(cancel, "alice").ok());
-  ASSERT_TRUE(sim.settle(v2_id));
-  EXPECT_EQ(sim.status(v2_id), v1::DEPLOYMENT_STATUS_CANCELLED);
-  const auto ends = sim.events<v1::DeploymentCancelled>();
-  ASSERT_EQ(ends.size(), 1u);
-  EXPECT_EQ(ends[0].reason(), "wrong build");
-  EXPECT_EQ(ends[0].cause(), v1::STATUS_CHANGE_CAUSE_USER);
-  // The hanging starts were cancelled, every v2 instance is stopped, v1 still serves.
-  std::set<std::string> hung, stopped;
-  for (const auto& t : sim.tasks(v2_id, v1::TASK_KIND_START_SERVICE)) {
-    if (t.task().spec().process().service() == "web" && of_release(t, v2_id)) {
-      EXPECT_TRUE(sim.cancelled.contains(t.task().task_id()));
-      hung.insert(instance_of(t));
-    }
-  }
-  ASSERT_FALSE(hung.empty());
-  for (const auto& t : sim.tasks(v2_id, v1::TASK_KIND_STOP_SERVICE)) stopped.insert(instance_of(t));
-  for (const auto& t : sim.tasks(v2_id, v1::TASK_KIND_START_SERVICE))
-    if (of_release(t, v2_id)) {
-      EXPECT_TRUE(stopped.contains(instance_of(t))) << instance_of(t);
-    }
-  std::set<std::string> v1_web;
-  for (const auto& t : sim.tasks(v1_id, v1::TASK_KIND_START_SERVICE))
-    if (t.task().spec().process().service() == "web") v1_web.insert(instance_of(t));
-  for (const auto& [server, backends] : live_backends(sim, "web")) EXPECT_EQ(backends, v1_web);
-  sim.agent = [](const v1::AgentTask&) { return SagaSim::Agent::kSucceed; };
-  Status s;
-  const std::string next = sim.deploy({}, {}, &s);
-  ASSERT_FALSE(next.empty()) << s.message();
-  ASSERT_TRUE(sim.settle(next));
-  EXPECT_EQ(sim.status(next), v1::DEPLOYMENT_STATUS_SUCCESS);
-}
-
-TEST(DeploymentSaga, SilentAgentFailsTheStepAtItsDeadline) {
-  SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  sim.agent = [](const v1::AgentTask& t) {
-    return t.task().kind() == v1::TASK_KIND_START_SERVICE && t.server_id() == "srv-2"
-               ? SagaSim::Agent::kSilent
-               : SagaSim::Agent::kSucceed;
-  };
-  v1::DeployOptions options;
-  options.mutable_progress_deadline()->set_seconds(30);
-  const std::int64_t started = sim.now_ms;
-  const std::string id = sim.deploy({}, options);
-  ASSERT_TRUE(sim.settle(id));
-  EXPECT_EQ(sim.status(id), v1::DEPLOYMENT_STATUS_FAILED);
-  EXPECT_GE(sim.now_ms - started, 30'000);
-  const auto failed = sim.events<v1::DeploymentFailed>();
-  ASSERT_EQ(failed.size(), 1u);
-  EXPECT_EQ(failed[0].cause(), v1::STATUS_CHANGE_CAUSE_DEADLINE);
-  EXPECT_NE(failed[0].reason().find("srv-2"), std::string::npos) << failed[0].reason();
 }
 
 TEST(DeploymentSaga, CanaryWithManualPromotionHoldsUntilPromoted) {
@@ -498,3 +273,4 @@ TEST(DeploymentSaga, IdsAreDeterministicDnsLabels) {
 
 }  // namespace
 }  // namespace axion::sagas
+

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <grpcpp/grpcpp.h>
@@ -41,6 +42,28 @@ inline std::string read_file(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// Pids of the live (not zombie) processes whose command line contains `needle`.
+inline std::vector<pid_t> pids_with(const std::string& needle) {
+  std::vector<pid_t> out;
+  DIR* proc = opendir("/proc");
+  if (!proc) return out;
+  while (dirent* e = readdir(proc)) {
+    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid <= 0) continue;
+    std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) == std::string::npos) continue;
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    const auto close_paren = stat.rfind(')');
+    if (close_paren == std::string::npos || close_paren + 2 >= stat.size() ||
+        stat[close_paren + 2] == 'Z')
+      continue;
+    out.push_back(pid);
+  }
+  closedir(proc);
+  return out;
 }
 
 // A running axion-agent with its flags; stderr goes to a file.

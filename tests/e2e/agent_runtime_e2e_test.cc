@@ -19,29 +19,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// Pids of the live (not zombie) processes whose command line contains `needle`.
-std::vector<pid_t> pids_with(const std::string& needle) {
-  std::vector<pid_t> out;
-  DIR* proc = opendir("/proc");
-  if (!proc) return out;
-  while (dirent* e = readdir(proc)) {
-    const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
-    if (pid <= 0) continue;
-    std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(needle) == std::string::npos) continue;
-    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    const auto close_paren = stat.rfind(')');
-    if (close_paren == std::string::npos || close_paren + 2 >= stat.size() ||
-        stat[close_paren + 2] == 'Z') {
-      continue;
-    }
-    out.push_back(pid);
-  }
-  closedir(proc);
-  return out;
-}
-
 std::string http_get(int port, const std::string& path) {
   httplib::Client client("127.0.0.1", port);
   client.set_connection_timeout(2);
@@ -63,7 +40,7 @@ class AgentRuntimeE2E : public AgentTaskE2E {
     for (const auto& needle : {marker_, dir_}) {
       for (pid_t pid : pids_with(needle)) kill(pid, SIGKILL);
     }
-    if (!compose_project_.empty()) remove_compose_project();
+    if (!compose_project_.empty()) remove_compose_project(compose_project_);
     remove_scratch_dir(dir_);
     AgentTaskE2E::TearDown();
   }
@@ -140,25 +117,6 @@ class AgentRuntimeE2E : public AgentTaskE2E {
   std::string instance_stdout() { return read_file(dir_ + "/state/instances/web-1/stdout.log"); }
 
   // What a failed test left of its compose project (docker by argv, no shell).
-  void remove_compose_project() {
-    agent::CommandSpec list;
-    list.argv = {"docker", "ps", "-aq", "--filter",
-                 "label=com.docker.compose.project=" + compose_project_};
-    list.timeout = std::chrono::seconds(30);
-    const auto listed = agent::run_command(list);
-    agent::CommandSpec remove;
-    remove.argv = {"docker", "rm", "-f"};
-    std::istringstream ids(listed.out);
-    for (std::string id; ids >> id;) remove.argv.push_back(id);
-    remove.timeout = std::chrono::seconds(60);
-    if (remove.argv.size() > 3) agent::run_command(remove);
-    agent::CommandSpec network;  // its networks
-    network.argv = {"docker", "network",  "prune",
-                    "-f",     "--filter", "label=com.docker.compose.project=" + compose_project_};
-    network.timeout = std::chrono::seconds(30);
-    agent::run_command(network);
-  }
-
   static inline int counter_ = 0;
   std::string dir_, marker_, compose_project_;
   std::unique_ptr<AgentProcess> agent_;

@@ -237,6 +237,7 @@ Result<Decision> decide(const ProjectState& state, const v1::RollbackDeployment&
   r.set_reason(c.reason());
   r.set_automatic(ctx.actor == "system");
   r.set_requested_by(ctx.actor);
+  r.set_fast(c.fast());
   d.events.push_back(pack(r));
   v1::DeployOptions options = target->options;
   options.set_supersede(false);

@@ -49,6 +49,7 @@ struct SagaDeployment {
   axion::v1::Strategy strategy;
   axion::v1::DeployOptions options;
   std::string rollback_target;  // the success whose snapshot a rollback restores
+  bool fast = false;            // a fast rollback: stage and switch, no canary steps or bakes
   std::string previous;         // the release it replaces: the environment's last success then
   axion::v1::DeploymentStatus status = axion::v1::DEPLOYMENT_STATUS_PENDING;
   std::int64_t requested_at_ms = 0;

@@ -126,6 +126,7 @@ void fold(SagaProject& p, const v1::EventEnvelope& envelope) {
   } else if (v1::RollbackRequested e; unpack(any, e)) {
     p.rollback_of[e.deployment_id()] = e.rollback_of();
     p.deployments[e.deployment_id()].rollback_target = e.target_deployment_id();
+    p.deployments[e.deployment_id()].fast = e.fast();
   } else if (v1::DeploymentRequested e; unpack(any, e)) {
     SagaDeployment& d = p.deployments[e.deployment_id()];
     if (!d.id.empty()) return;  // requested once

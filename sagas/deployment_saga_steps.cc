@@ -72,6 +72,22 @@ std::string failure_text(const v1::DeploymentTaskCompleted& r) {
   return text;
 }
 
+// "; the agent of srv-2 is OFFLINE" for the servers of unanswered tasks whose agent the
+// directory shows offline: why a step waited in vain, when that is the reason.
+std::string offline_agents(const Ctx& c, const std::vector<v1::AgentTask>& tasks) {
+  if (!c.in.servers || c.d.cluster_id.empty()) return "";
+  auto listed = c.in.servers(c.d.cluster_id);
+  if (!listed.ok()) return "";
+  std::set<std::string> waiting;
+  for (const auto& t : tasks)
+    if (!c.d.results.contains(t.task().task_id())) waiting.insert(t.server_id());
+  std::string out;
+  for (const auto& s : listed->second)
+    if (waiting.contains(s.server_id) && !s.online)
+      out += (out.empty() ? "; the agent of " : ", of ") + s.server_id;
+  return out.empty() ? "" : out + " is OFFLINE";
+}
+
 void deploy(Ctx& c, const Plan& plan) {
   const std::int64_t now = c.in.now_ms;
   std::size_t k = 0;
@@ -130,7 +146,7 @@ void deploy(Ctx& c, const Plan& plan) {
     return step_completed(c, plan, k, v1::STEP_OUTCOME_FAILED,
                           "deadline: step " + std::to_string(k) + " did not finish within " +
                               std::to_string(deadline_ms(c) / 1000) + " s; still waiting for " +
-                              describe_pending(c, all));
+                              describe_pending(c, all) + offline_agents(c, all));
   }
   wake(c, deadline);
   if (!await(c, tasks.start, &failed)) return;
@@ -309,7 +325,7 @@ Result<Plan> make_plan(const Ctx& c, const v1::GraphVersion& graph) {
     plan.steps.push_back(std::move(apply));
     return plan;
   }
-  auto steps = plan_rollout(graph, c.d.placement, plan.prev.placement, c.d.strategy);
+  auto steps = plan_rollout(graph, c.d.placement, plan.prev.placement, c.d.strategy, c.d.fast);
   if (!steps.ok()) return steps.status();
   plan.steps = std::move(steps).value();
   if (has_published_port(graph) || (plan.prev.graph && has_published_port(*plan.prev.graph))) {

@@ -104,6 +104,7 @@ Status require_ids(const std::string& project_id, const std::string& deployment_
   command.set_target_deployment_id(request->target_deployment_id());
   command.set_rollback_deployment_id(new_uuid());
   command.set_reason(request->reason());
+  command.set_fast(request->fast());
   return rpc.submit(
       gateway_, *call, {"project", request->project_id()}, command,
       [response, rollback_id = command.rollback_deployment_id(),

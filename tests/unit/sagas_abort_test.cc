@@ -2,6 +2,8 @@
 // and the restore of the previous release, auto-rollback, cancel, a silent agent's deadline.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
 #include <set>
 
 #include "sagas/deployment_saga.h"
@@ -161,6 +163,62 @@ TEST(DeploymentSaga, SilentAgentFailsTheStepAtItsDeadline) {
   ASSERT_EQ(failed.size(), 1u);
   EXPECT_EQ(failed[0].cause(), v1::STATUS_CHANGE_CAUSE_DEADLINE);
   EXPECT_NE(failed[0].reason().find("srv-2"), std::string::npos) << failed[0].reason();
+  EXPECT_EQ(failed[0].reason().find("OFFLINE"), std::string::npos) << failed[0].reason();
+}
+
+TEST(DeploymentSaga, AVanishedAgentIsNamedWhenTheDeadlinePasses) {
+  SagaSim sim;
+  ASSERT_OK(sim.publish(shop("v1")));
+  sim.agent = [&](const v1::AgentTask& t) {
+    if (t.server_id() != "srv-2") return SagaSim::Agent::kSucceed;
+    sim.servers[1].online = false;  // its agent went away with the task
+    return SagaSim::Agent::kSilent;
+  };
+  const std::string id = sim.deploy();
+  ASSERT_TRUE(sim.settle(id));
+  const auto failed = sim.events<v1::DeploymentFailed>();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_NE(failed[0].reason().find("the agent of srv-2 is OFFLINE"), std::string::npos)
+      << failed[0].reason();
+}
+
+TEST(DeploymentSaga, FastRollbackSkipsTheCanaryStepsAndHolds) {
+  SagaSim sim;
+  v1::Strategy canary;
+  canary.mutable_canary()->add_weights(10);
+  canary.mutable_canary()->set_manual_promotion(true);
+  ASSERT_OK(sim.publish(shop("v1")));
+  const std::string v1_id = sim.deploy(canary);
+  ASSERT_FALSE(sim.settle(v1_id, 100));  // held at 10%
+  v1::PromoteDeployment promote;
+  promote.set_deployment_id(v1_id);
+  promote.set_full(true);
+  ASSERT_TRUE(sim.command(promote, "alice").ok());
+  ASSERT_TRUE(sim.settle(v1_id));
+  ASSERT_OK(sim.publish(shop("v2")));
+  const std::string v2_id = sim.deploy(canary);
+  ASSERT_FALSE(sim.settle(v2_id, 100));
+  promote.set_deployment_id(v2_id);
+  ASSERT_TRUE(sim.command(promote, "alice").ok());
+  ASSERT_TRUE(sim.settle(v2_id));
+  const std::size_t paused_before = sim.events<v1::DeploymentPaused>().size();
+
+  v1::RollbackDeployment r;
+  r.set_deployment_id(v2_id);
+  r.set_fast(true);
+  std::map<std::string, std::string> ids;
+  ASSERT_TRUE(sim.command(r, "alice", "", &ids).ok());
+  const std::string rb = ids.at("rollback_deployment_id");
+  ASSERT_TRUE(sim.settle(rb));
+  EXPECT_EQ(sim.status(rb), v1::DEPLOYMENT_STATUS_SUCCESS);
+  EXPECT_EQ(sim.events<v1::DeploymentPaused>().size(), paused_before);  // no hold
+  std::vector<v1::StepKind> kinds;
+  for (const auto& e : sim.events<v1::DeploymentStepStarted>())
+    if (e.deployment_id() == rb) kinds.push_back(e.kind());
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), v1::STEP_KIND_CANARY_WEIGHT), 0) << kinds.size();
+  EXPECT_EQ(std::count(kinds.begin(), kinds.end(), v1::STEP_KIND_TRAFFIC_SWITCH), 1);
+  EXPECT_TRUE(sim.events<v1::RollbackRequested>().back().fast());
+  expect_clean(sim);
 }
 
 }  // namespace

@@ -13,22 +13,40 @@ namespace axion::sagas::detail {
 
 using google::protobuf::util::TimeUtil;
 
-v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& what,
-                         std::int64_t deadline) {
-  const v1::Service* s = service_of(inst.graph, inst.ref.service);
+namespace {
+
+// A task of this deployment for `server`, its id derived from `what`.
+v1::AgentTask base_task(const Ctx& c, const std::string& server, const std::string& what,
+                        v1::TaskKind kind, std::int64_t deadline) {
   v1::AgentTask t;
-  t.set_server_id(inst.ref.server_id);
+  t.set_server_id(server);
   t.set_project_id(c.project.project_id);
   auto& task = *t.mutable_task();
-  task.set_task_id(task_id(c.d.id, what + ":" + inst.id()));
+  task.set_task_id(task_id(c.d.id, what));
   task.set_deployment_id(c.d.id);
-  task.set_kind(v1::TASK_KIND_START_SERVICE);
+  task.set_kind(kind);
   task.set_attempt(1);
   *task.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(deadline);
-  auto& p = *task.mutable_spec()->mutable_process();
+  return t;
+}
+
+// A task about one instance (its process spec names the service and the instance).
+v1::AgentTask instance_task(const Ctx& c, const Instance& inst, const std::string& what,
+                            v1::TaskKind kind, std::int64_t deadline) {
+  v1::AgentTask t = base_task(c, inst.ref.server_id, what + ":" + inst.id(), kind, deadline);
+  auto& p = *t.mutable_task()->mutable_spec()->mutable_process();
   p.set_service(inst.ref.service);
   p.set_instance_id(inst.id());
-  if (s) {
+  return t;
+}
+
+}  // namespace
+
+v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& what,
+                         std::int64_t deadline) {
+  v1::AgentTask t = instance_task(c, inst, what, v1::TASK_KIND_START_SERVICE, deadline);
+  auto& p = *t.mutable_task()->mutable_spec()->mutable_process();
+  if (const v1::Service* s = service_of(inst.graph, inst.ref.service)) {
     for (const auto& a : s->command()) p.add_argv(a);
     for (const auto& a : s->args()) p.add_argv(a);
     p.mutable_env()->insert(s->env().begin(), s->env().end());
@@ -46,19 +64,7 @@ v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& 
 
 v1::AgentTask stop_task(const Ctx& c, const Instance& inst, const std::string& what,
                         std::int64_t deadline) {
-  v1::AgentTask t;
-  t.set_server_id(inst.ref.server_id);
-  t.set_project_id(c.project.project_id);
-  auto& task = *t.mutable_task();
-  task.set_task_id(task_id(c.d.id, what + ":" + inst.id()));
-  task.set_deployment_id(c.d.id);
-  task.set_kind(v1::TASK_KIND_STOP_SERVICE);
-  task.set_attempt(1);
-  *task.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(deadline);
-  auto& p = *task.mutable_spec()->mutable_process();
-  p.set_service(inst.ref.service);
-  p.set_instance_id(inst.id());
-  return t;
+  return instance_task(c, inst, what, v1::TASK_KIND_STOP_SERVICE, deadline);
 }
 
 // Where an instance listens: the latest successful start of it in any deployment's results.
@@ -77,6 +83,21 @@ const v1::DeploymentTaskCompleted* started(const SagaProject& p, const std::stri
   return best;
 }
 
+namespace {
+
+// The proxy weight of one backend: all alike when weight < 0 or one side stands alone, else the
+// new ones share weight% and the old ones the rest, each side split evenly.
+std::uint32_t backend_weight(int weight, bool is_new, std::size_t n_new, std::size_t n_old) {
+  const std::size_t mine = is_new ? n_new : n_old;
+  const std::size_t other = is_new ? n_old : n_new;
+  if (weight < 0 || other == 0 || mine == 0) return kProxyWeightScale / 2;
+  const auto share = static_cast<std::uint32_t>(is_new ? weight : 100 - weight);
+  if (share == 0) return 0;
+  return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(share * kProxyWeightScale / 100 / mine));
+}
+
+}  // namespace
+
 // SWITCH_TRAFFIC on every proxy server for every published port of the services, with the
 // given backends: the new ones share `weight`% of the traffic, the old ones the rest.
 // `weight` < 0 weighs every backend alike.
@@ -84,8 +105,6 @@ void switch_tasks(const Ctx& c, const std::string& what, const std::set<std::str
                   const std::vector<Backend>& backends, int weight,
                   const std::set<std::string>& proxy_servers, std::int64_t deadline,
                   std::vector<v1::AgentTask>& out) {
-  std::size_t n_new = 0, n_old = 0;
-  for (const auto& b : backends) (b.is_new ? n_new : n_old)++;
   for (const auto& name : services) {
     const v1::Service* s = nullptr;
     for (const auto& b : backends)
@@ -98,16 +117,10 @@ void switch_tasks(const Ctx& c, const std::string& what, const std::set<std::str
       for (const auto& b : backends)
         if (b.inst.ref.service == name) (b.is_new ? sn : so)++;
       for (const auto& server : proxy_servers) {
-        v1::AgentTask t;
-        t.set_server_id(server);
-        t.set_project_id(c.project.project_id);
-        auto& task = *t.mutable_task();
-        task.set_task_id(task_id(c.d.id, what + ":" + server + ":" + name + ":" + port_key(port)));
-        task.set_deployment_id(c.d.id);
-        task.set_kind(v1::TASK_KIND_SWITCH_TRAFFIC);
-        task.set_attempt(1);
-        *task.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(deadline);
-        auto& proxy = *task.mutable_spec()->mutable_proxy();
+        v1::AgentTask t =
+            base_task(c, server, what + ":" + server + ":" + name + ":" + port_key(port),
+                      v1::TASK_KIND_SWITCH_TRAFFIC, deadline);
+        auto& proxy = *t.mutable_task()->mutable_spec()->mutable_proxy();
         proxy.set_service(name);
         proxy.set_listen_port(port.host_port());
         proxy.set_protocol(port.protocol());
@@ -117,33 +130,18 @@ void switch_tasks(const Ctx& c, const std::string& what, const std::set<std::str
           if (!where) continue;
           const auto p = where->ports().find(port_key(port));
           if (p == where->ports().end()) continue;
-          const auto hosts = b.inst.release->server_hosts;
+          const auto& hosts = b.inst.release->server_hosts;
           const auto h = hosts.find(b.inst.ref.server_id);
           const std::string host = h == hosts.end() ? "127.0.0.1" : h->second;
-          // weight < 0: every live backend alike (rolling batches, restores).
-          if (weight < 0) {
-            auto& be = *proxy.add_backends();
-            be.set_instance_id(b.inst.id());
-            be.set_address(host + ":" + std::to_string(p->second));
-            be.set_weight(kProxyWeightScale / 2);
-            continue;
-          }
-          const std::uint32_t share = static_cast<std::uint32_t>(b.is_new ? weight : 100 - weight);
-          const std::size_t count = b.is_new ? (sn ? sn : 1) : (so ? so : 1);
-          std::uint32_t w = static_cast<std::uint32_t>(share * kProxyWeightScale / 100 / count);
-          if (share > 0 && w == 0) w = 1;
-          if ((b.is_new ? so : sn) == 0 && share == 0) w = kProxyWeightScale / (count ? count : 1);
           auto& be = *proxy.add_backends();
           be.set_instance_id(b.inst.id());
           be.set_address(host + ":" + std::to_string(p->second));
-          be.set_weight(std::max<std::uint32_t>(w, share > 0 ? 1 : 0));
+          be.set_weight(backend_weight(weight, b.is_new, sn, so));
         }
         out.push_back(std::move(t));
       }
     }
   }
-  (void)n_new;
-  (void)n_old;
 }
 
 // Pending tasks: those without a result. Adds them to the outputs; true when all are done.
@@ -210,21 +208,13 @@ std::string compose_server(const Placement& placement) {
 
 v1::AgentTask compose_task(const Ctx& c, const std::string& server, const v1::GraphVersion* graph,
                            const std::string& what, std::int64_t deadline) {
-  v1::AgentTask t;
-  t.set_server_id(server);
-  t.set_project_id(c.project.project_id);
+  v1::AgentTask t =
+      base_task(c, server, what + ":" + server,
+                graph ? v1::TASK_KIND_APPLY_COMPOSE : v1::TASK_KIND_REMOVE_SERVICE, deadline);
   auto& task = *t.mutable_task();
-  task.set_task_id(task_id(c.d.id, what + ":" + server));
-  task.set_deployment_id(c.d.id);
-  task.set_attempt(1);
-  *task.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(deadline);
   auto& spec = *task.mutable_spec();
   spec.set_compose_project(compose_project(c.project, c.d.environment));
-  if (!graph) {
-    task.set_kind(v1::TASK_KIND_REMOVE_SERVICE);
-    return t;
-  }
-  task.set_kind(v1::TASK_KIND_APPLY_COMPOSE);
+  if (!graph) return t;
   codegen::ComposeOptions options;
   options.project_label = c.project.name;  // as BUILDING generated it (the recorded hash)
   auto file = codegen::generate_compose(*graph, options);

@@ -372,10 +372,8 @@ Result<std::string> ServerApp::cluster_of_server(const std::string& server_id) c
   return server.cluster_id();
 }
 
-Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> ServerApp::cluster_servers(
-    const std::string& cluster_id) const {
+Status ServerApp::scan_servers(const std::function<void(const axion::v1::Server&)>& each) const {
   if (!views_) return unavailable("axion-server is not serving");
-  std::map<std::string, std::vector<sagas::ServerInfo>> by_cluster;
   projections::Query query;
   query.table = projections::Table::kServers;
   query.limit = 1000;
@@ -384,20 +382,27 @@ Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> ServerApp::cluste
     if (!page.ok()) return page.status();
     for (const auto& row : page->rows) {
       axion::v1::Server server;
-      if (!server.ParseFromString(row.doc)) continue;
-      if (!cluster_id.empty() && server.cluster_id() != cluster_id) continue;
-      sagas::ServerInfo info;
-      info.server_id = server.server_id();
-      info.host = server.host();
-      info.online = server.agent_status() == axion::v1::AGENT_STATUS_ONLINE;
-      info.runtimes.assign(server.agent_runtimes().begin(), server.agent_runtimes().end());
-      info.cpu_millis = server.capacity().cpu_millis();
-      info.memory_mb = server.capacity().memory_mb();
-      by_cluster[server.cluster_id()].push_back(std::move(info));
+      if (server.ParseFromString(row.doc)) each(server);
     }
-    if (!page->next) break;
+    if (!page->next) return ok_status();
     query.after = page->next;
   }
+}
+
+Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> ServerApp::cluster_servers(
+    const std::string& cluster_id) const {
+  std::map<std::string, std::vector<sagas::ServerInfo>> by_cluster;
+  AXION_RETURN_IF_ERROR(scan_servers([&](const axion::v1::Server& server) {
+    if (!cluster_id.empty() && server.cluster_id() != cluster_id) return;
+    sagas::ServerInfo info;
+    info.server_id = server.server_id();
+    info.host = server.host();
+    info.online = server.agent_status() == axion::v1::AGENT_STATUS_ONLINE;
+    info.runtimes.assign(server.agent_runtimes().begin(), server.agent_runtimes().end());
+    info.cpu_millis = server.capacity().cpu_millis();
+    info.memory_mb = server.capacity().memory_mb();
+    by_cluster[server.cluster_id()].push_back(std::move(info));
+  }));
   if (!cluster_id.empty()) return std::make_pair(cluster_id, std::move(by_cluster[cluster_id]));
   // No cluster named: the one cluster that has a server whose agent is ONLINE.
   std::vector<std::string> live;
@@ -417,24 +422,12 @@ Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> ServerApp::cluste
 }
 
 Result<std::vector<std::pair<std::string, std::string>>> ServerApp::online_agents() const {
-  if (!views_) return unavailable("axion-server is not serving");
   std::vector<std::pair<std::string, std::string>> out;
-  projections::Query query;
-  query.table = projections::Table::kServers;
-  query.limit = 1000;
-  while (true) {
-    auto page = views_->list(query);
-    if (!page.ok()) return page.status();
-    for (const auto& row : page->rows) {
-      axion::v1::Server server;
-      if (server.ParseFromString(row.doc) &&
-          server.agent_status() == axion::v1::AGENT_STATUS_ONLINE) {
-        out.emplace_back(server.cluster_id(), server.server_id());
-      }
-    }
-    if (!page->next) return out;
-    query.after = page->next;
-  }
+  AXION_RETURN_IF_ERROR(scan_servers([&](const axion::v1::Server& server) {
+    if (server.agent_status() == axion::v1::AGENT_STATUS_ONLINE)
+      out.emplace_back(server.cluster_id(), server.server_id());
+  }));
+  return out;
 }
 
 Status ServerApp::ready() const {

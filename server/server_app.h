@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <memory>
 
@@ -69,6 +70,8 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   Result<std::string> cluster_of_server(const std::string& server_id) const;
   // (cluster id, server id) of every server whose agent the views show ONLINE.
   Result<std::vector<std::pair<std::string, std::string>>> online_agents() const;
+  // Calls `each` with every server of the servers view, page by page.
+  Status scan_servers(const std::function<void(const axion::v1::Server&)>& each) const;
   // The servers of a cluster for the saga's placement; empty id = the one cluster with an
   // ONLINE agent (FAILED_PRECONDITION naming the choices when there are none or several).
   Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> cluster_servers(

@@ -167,6 +167,12 @@ class DeploymentE2E : public AgentE2E {
     for (auto& a : web_args) web->add_args(a);
     if (start_period_s > 0)
       web->mutable_health_check()->mutable_start_period()->set_seconds(start_period_s);
+    return send_graph(req);
+  }
+
+  // Publishes `req`'s services with the edge web -START_ORDER-> api; the new version.
+  std::uint64_t send_graph(v1::PublishGraphRequest& req) {
+    req.set_project_id(project_id_);
     auto* e = req.add_edges();
     e->set_from_service("web");
     e->set_to_service("api");

@@ -88,4 +88,14 @@ inline std::map<std::string, std::set<std::string>> live_backends(const SagaSim&
   return out;
 }
 
+// v1 of shop() deployed and SUCCESS, v2 published: the start of most tests. Returns v1's id.
+inline std::string v1_live_v2_published(SagaSim& sim) {
+  EXPECT_TRUE(sim.publish(shop("v1")).ok());
+  const std::string v1_id = sim.deploy();
+  EXPECT_TRUE(sim.settle(v1_id));
+  EXPECT_EQ(sim.status(v1_id), v1::DEPLOYMENT_STATUS_SUCCESS);
+  EXPECT_TRUE(sim.publish(shop("v2")).ok());
+  return v1_id;
+}
+
 }  // namespace axion::sagas::testing_support

@@ -16,10 +16,7 @@ using namespace testing_support;
 
 TEST(DeploymentSaga, FailingHealthCheckHaltsRestoresTheOldReleaseAndSaysWhy) {
   SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  const std::string v1_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v1_id));
-  ASSERT_OK(sim.publish(shop("v2")));
+  const std::string v1_id = v1_live_v2_published(sim);
   std::string v2_id;
   sim.agent = [&](const v1::AgentTask& t) {
     return t.task().deployment_id() == v2_id && t.task().kind() == v1::TASK_KIND_START_SERVICE &&
@@ -65,10 +62,7 @@ TEST(DeploymentSaga, FailingHealthCheckHaltsRestoresTheOldReleaseAndSaysWhy) {
 
 TEST(DeploymentSaga, AutoRollbackRestoresTheLastSuccess) {
   SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  const std::string v1_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v1_id));
-  ASSERT_OK(sim.publish(shop("v2")));
+  const std::string v1_id = v1_live_v2_published(sim);
   std::string v2_id;
   sim.agent = [&](const v1::AgentTask& t) {
     return t.task().deployment_id() == v2_id && t.task().kind() == v1::TASK_KIND_START_SERVICE
@@ -93,10 +87,7 @@ TEST(DeploymentSaga, AutoRollbackRestoresTheLastSuccess) {
 
 TEST(DeploymentSaga, CancelAbortsInFlightTasksStopsNewInstancesAndFreesTheEnvironment) {
   SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  const std::string v1_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v1_id));
-  ASSERT_OK(sim.publish(shop("v2")));
+  const std::string v1_id = v1_live_v2_published(sim);
   std::string v2_id;
   // web's new instances never report: the deployment is mid-step when the cancel comes.
   sim.agent = [&](const v1::AgentTask& t) {

@@ -67,10 +67,7 @@ TEST(DeploymentSaga, RollingDeploySucceedsInStartOrderAndSnapshots) {
 
 TEST(DeploymentSaga, SecondReleaseReplacesTheFirstAndStopsItAfterTrafficMoved) {
   SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  const std::string v1_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v1_id));
-  ASSERT_OK(sim.publish(shop("v2")));
+  const std::string v1_id = v1_live_v2_published(sim);
   const std::string v2_id = sim.deploy();
   ASSERT_TRUE(sim.settle(v2_id));
   EXPECT_EQ(sim.status(v2_id), v1::DEPLOYMENT_STATUS_SUCCESS);
@@ -107,10 +104,7 @@ TEST(DeploymentSaga, SecondReleaseReplacesTheFirstAndStopsItAfterTrafficMoved) {
 
 TEST(DeploymentSaga, RollbackUsesTheSnapshotNotTheLatestGraph) {
   SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  const std::string v1_id = sim.deploy();
-  ASSERT_TRUE(sim.settle(v1_id));
-  ASSERT_OK(sim.publish(shop("v2")));
+  const std::string v1_id = v1_live_v2_published(sim);
   const std::string v2_id = sim.deploy();
   ASSERT_TRUE(sim.settle(v2_id));
   ASSERT_OK(sim.publish(shop("v3-never-deployed")));
@@ -133,9 +127,7 @@ TEST(DeploymentSaga, RollbackUsesTheSnapshotNotTheLatestGraph) {
 
 TEST(DeploymentSaga, CanaryWithManualPromotionHoldsUntilPromoted) {
   SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  ASSERT_TRUE(sim.settle(sim.deploy()));
-  ASSERT_OK(sim.publish(shop("v2")));
+  v1_live_v2_published(sim);
   v1::Strategy canary;
   canary.mutable_canary()->add_weights(10);
   canary.mutable_canary()->add_weights(50);
@@ -188,9 +180,7 @@ TEST(DeploymentSaga, CanaryWeightsSplitTheProxyTraffic) {
 TEST(DeploymentSaga, NothingRunsTwiceWhenTheSagaRestartsAtAnyPoint) {
   // Restart the saga (a fresh fold of the log) after every round: outputs are idempotent.
   SagaSim sim;
-  ASSERT_OK(sim.publish(shop("v1")));
-  ASSERT_TRUE(sim.settle(sim.deploy()));
-  ASSERT_OK(sim.publish(shop("v2")));
+  v1_live_v2_published(sim);
   const std::string id = sim.deploy();
   for (int i = 0; i < 400 && sim.status(id) != v1::DEPLOYMENT_STATUS_SUCCESS; ++i) {
     sim.restart_saga();

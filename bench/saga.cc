@@ -175,13 +175,12 @@ void submit_all(commands::CommandBus& bus, std::vector<v1::CommandEnvelope> comm
   std::condition_variable cv;
   std::size_t left = commands.size();
   for (auto& c : commands) {
-    bus.submit_async(std::move(c), std::chrono::seconds(120),
-                     [&](Result<v1::CommandResult> r) {
-                       r = commands::refusal_as_status(std::move(r));
-                       check(r.status(), "command");
-                       std::lock_guard lock(mu);
-                       if (--left == 0) cv.notify_all();
-                     });
+    bus.submit_async(std::move(c), std::chrono::seconds(120), [&](Result<v1::CommandResult> r) {
+      r = commands::refusal_as_status(std::move(r));
+      check(r.status(), "command");
+      std::lock_guard lock(mu);
+      if (--left == 0) cv.notify_all();
+    });
   }
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return left == 0; });
@@ -279,7 +278,8 @@ int main(int argc, char** argv) {
   app.add_option("--servers", server_count, "simulated servers")->check(bench::positive());
   app.add_option("--dir", dir, "scratch directory (default: a fresh temp directory)");
   CLI11_PARSE(app, argc, argv);
-  if (dir.empty()) dir = (fs::temp_directory_path() / ("saga-bench-" + std::to_string(getpid()))).string();
+  if (dir.empty())
+    dir = (fs::temp_directory_path() / ("saga-bench-" + std::to_string(getpid()))).string();
   fs::remove_all(dir);
   std::cout << "machine: " << bench::machine_description() << "; " << bench::utc_now()
             << "; load average " << bench::load_average() << " at start\n";
@@ -302,8 +302,8 @@ int main(int argc, char** argv) {
     server::SagaProcessorOptions saga_options;
     saga_options.clock = wall_clock_ms;
     const auto fleet = servers(server_count);
-    saga_options.servers = [&](const std::string&)
-        -> Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> {
+    saga_options.servers =
+        [&](const std::string&) -> Result<std::pair<std::string, std::vector<sagas::ServerInfo>>> {
       return std::make_pair(std::string("cls-bench"), fleet);
     };
     server::SagaProcessor saga(**log, saga_options);
@@ -350,9 +350,8 @@ int main(int argc, char** argv) {
     logged = watch(**log, from, static_cast<std::size_t>(deployments), started);
     submitter.join();
     std::cout << "saga processor: " << saga.stats().reactions << " reactions, "
-              << saga.stats().commands_appended << " commands and "
-              << saga.stats().tasks_appended << " tasks appended; agents answered "
-              << agents.answered() << " tasks\n";
+              << saga.stats().commands_appended << " commands and " << saga.stats().tasks_appended
+              << " tasks appended; agents answered " << agents.answered() << " tasks\n";
     saga.stop();
     bus.stop();
     processor.stop();

@@ -24,7 +24,8 @@ void build(Ctx& c, const v1::GraphVersion& graph) {
                     "environment '" + c.d.environment + "' runs release " + prev.deployment->id +
                         " with the " + prev.runtime + " runtime; deploying with the " + runtime +
                         " runtime there would leave both holding its ports — use another "
-                        "environment, or deploy with the " + prev.runtime + " runtime");
+                        "environment, or deploy with the " +
+                        prev.runtime + " runtime");
   for (const auto& s : graph.services()) {
     if (runtime == "process" && s.command().empty() && s.args().empty())
       return fail_now(c, v1::STATUS_CHANGE_CAUSE_BUILD_ERROR,
@@ -137,8 +138,9 @@ void provision(Ctx& c, const v1::GraphVersion& graph) {
           all[svc.name()].add_server_ids(chosen);
       placement = all;
     } else {
-      placement = failed_precondition("no server has an ONLINE agent that offers the compose "
-                                      "runtime");
+      placement = failed_precondition(
+          "no server has an ONLINE agent that offers the compose "
+          "runtime");
     }
   }
   if (!placement.ok() && !compose) placement = place_services(graph, slots);
@@ -160,13 +162,14 @@ void provision(Ctx& c, const v1::GraphVersion& graph) {
   const Release prev = previous_release(c.project, c.d);
   if (prev.deployment)
     for (const auto& [id, host] : prev.deployment->server_hosts) hosts.emplace(id, host);
-  for (const auto& [svc, sp] : prev.placement) used.insert(sp.server_ids().begin(), sp.server_ids().end());
+  for (const auto& [svc, sp] : prev.placement)
+    used.insert(sp.server_ids().begin(), sp.server_ids().end());
   for (const auto& id : used)
     if (hosts.contains(id)) (*e.mutable_server_hosts())[id] = hosts.at(id);
   record(c,
-         {any_of(e), status_change(c, v1::DEPLOYMENT_STATUS_DEPLOYING,
-                                   v1::STATUS_CHANGE_CAUSE_PROGRESS, "rolling out",
-                                   v1::DEPLOYMENT_STATUS_PROVISIONING)},
+         {any_of(e),
+          status_change(c, v1::DEPLOYMENT_STATUS_DEPLOYING, v1::STATUS_CHANGE_CAUSE_PROGRESS,
+                        "rolling out", v1::DEPLOYMENT_STATUS_PROVISIONING)},
          "placed");
 }
 
@@ -197,7 +200,8 @@ SagaOutputs react(const SagaProject& project, const std::string& id, const SagaI
   }
   const v1::GraphVersion* graph = graph_of(project, d);
   if (!graph) {
-    if (d.aborting()) finish_abort(c, nullptr, "");
+    if (d.aborting())
+      finish_abort(c, nullptr, "");
     else
       fail_now(c, v1::STATUS_CHANGE_CAUSE_INTERNAL,
                d.rollback_target.empty()
@@ -235,8 +239,8 @@ SagaOutputs react(const SagaProject& project, const std::string& id, const SagaI
     case v1::DEPLOYMENT_STATUS_DEPLOYING: {
       auto plan = make_plan(c, *graph);
       if (!plan.ok()) {
-        fail_now(c, v1::STATUS_CHANGE_CAUSE_INTERNAL, "planning the rollout failed: " +
-                                                          plan.status().message());
+        fail_now(c, v1::STATUS_CHANGE_CAUSE_INTERNAL,
+                 "planning the rollout failed: " + plan.status().message());
         break;
       }
       deploy(c, *plan);

@@ -67,7 +67,7 @@ struct SagaDeployment {
   // Steps: index -> start time; index -> (outcome, end time).
   std::map<std::uint32_t, std::int64_t> steps_started;
   std::map<std::uint32_t, std::pair<axion::v1::StepOutcome, std::int64_t>> steps_completed;
-  std::string step_failure;  // detail of the step that failed (abort reason)
+  std::string step_failure;                // detail of the step that failed (abort reason)
   std::set<std::uint32_t> paused_after;    // steps a DeploymentPaused named
   std::set<std::uint32_t> promoted_after;  // steps a DeploymentPromoted named
   bool promoted_full = false;
@@ -86,8 +86,8 @@ struct SagaProject {
   std::map<std::uint64_t, axion::v1::GraphVersion> graphs;
   std::map<std::string, SagaDeployment> deployments;
   std::map<std::string, axion::v1::DeploymentSnapshot> snapshots;  // of successes
-  std::map<std::string, std::string> release_by_env;  // env -> its last success
-  std::map<std::string, std::string> rollback_of;     // rollback deployment -> rolled back one
+  std::map<std::string, std::string> release_by_env;               // env -> its last success
+  std::map<std::string, std::string> rollback_of;  // rollback deployment -> rolled back one
 };
 
 // Folds one event of the project's stream (occurred_at as the event time). Unknown types are

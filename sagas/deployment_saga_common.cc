@@ -56,8 +56,7 @@ void fail_now(Ctx& c, v1::StatusChangeCause cause, const std::string& reason) {
   f.set_reason(reason);
   f.set_cause(cause);
   f.set_rollback_requested(c.d.options.auto_rollback());
-  record(c,
-         {any_of(f), status_change(c, v1::DEPLOYMENT_STATUS_FAILED, cause, reason, c.d.status)},
+  record(c, {any_of(f), status_change(c, v1::DEPLOYMENT_STATUS_FAILED, cause, reason, c.d.status)},
          "failed");
 }
 

@@ -80,8 +80,8 @@ bool fold_deployment_event(SagaProject& p, const google::protobuf::Any& any, std
       d->paused = false;
     }
   } else if (v1::DeploymentSnapshotted e; unpack(any, e)) {
-    if (touch(e.snapshot().deployment_id())) p.snapshots[e.snapshot().deployment_id()] =
-        e.snapshot();
+    if (touch(e.snapshot().deployment_id()))
+      p.snapshots[e.snapshot().deployment_id()] = e.snapshot();
   } else if (v1::DeploymentSucceeded e; unpack(any, e)) {
     if (auto* d = touch(e.deployment_id()); d && !d->terminal()) {
       d->status = v1::DEPLOYMENT_STATUS_SUCCESS;

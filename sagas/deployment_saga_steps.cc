@@ -110,7 +110,8 @@ void deploy(Ctx& c, const Plan& plan) {
         return record(c, {any_of(p)}, "hold-" + std::to_string(k - 1));
       }
       if (c.d.paused && !promoted) return;  // a person paused it
-      if (!promoted && now < done_at + before.wait.count()) return wake(c, done_at + before.wait.count());
+      if (!promoted && now < done_at + before.wait.count())
+        return wake(c, done_at + before.wait.count());
     }
     const PlannedStep& step = plan.steps[k];
     v1::DeploymentStepStarted e;
@@ -136,7 +137,8 @@ void deploy(Ctx& c, const Plan& plan) {
     s.set_to_status(v1::SERVICE_STATUS_FAILED);
     s.set_detail(r.detail());
     for (const auto& ref : plan.steps[k].start)
-      if (instance_id(c.d.id, ref.service, ref.replica) == r.instance_id()) s.set_service(ref.service);
+      if (instance_id(c.d.id, ref.service, ref.replica) == r.instance_id())
+        s.set_service(ref.service);
     step_completed(c, plan, k, v1::STEP_OUTCOME_FAILED, failure_text(r), {any_of(s)});
   };
   std::vector<v1::AgentTask> all = tasks.start;
@@ -199,21 +201,21 @@ void finish_abort(Ctx& c, const Plan* plan, const std::string& note) {
       break;
     }
     events.push_back(any_of(f));
-    events.push_back(status_change(c, v1::DEPLOYMENT_STATUS_FAILED, f.cause(), f.reason(),
-                                   c.d.status));
+    events.push_back(
+        status_change(c, v1::DEPLOYMENT_STATUS_FAILED, f.cause(), f.reason(), c.d.status));
   } else {
     v1::DeploymentCancelled e;
     e.set_deployment_id(c.d.id);
     e.set_project_id(c.project.project_id);
     const bool superseded = !c.d.superseded_by.empty();
     e.set_cause(superseded ? v1::STATUS_CHANGE_CAUSE_SUPERSEDED : v1::STATUS_CHANGE_CAUSE_USER);
-    e.set_reason((superseded ? "superseded by " + c.d.superseded_by
-                             : (c.d.cancel_reason.empty() ? std::string("cancelled")
-                                                          : c.d.cancel_reason)) +
-                 note);
+    e.set_reason(
+        (superseded ? "superseded by " + c.d.superseded_by
+                    : (c.d.cancel_reason.empty() ? std::string("cancelled") : c.d.cancel_reason)) +
+        note);
     events.push_back(any_of(e));
-    events.push_back(status_change(c, v1::DEPLOYMENT_STATUS_CANCELLED, e.cause(), e.reason(),
-                                   c.d.status));
+    events.push_back(
+        status_change(c, v1::DEPLOYMENT_STATUS_CANCELLED, e.cause(), e.reason(), c.d.status));
   }
   record(c, events, "end");
 }
@@ -299,9 +301,9 @@ void abort(Ctx& c, const Plan* plan) {
   for (const auto& [svc, sp] : c.d.placement)
     for (int i = 0; i < sp.server_ids_size(); ++i)
       if (started_new.contains({svc, static_cast<std::uint32_t>(i)}))
-        stop.push_back(stop_task(c, new_instance(c, *plan, {svc, static_cast<std::uint32_t>(i),
-                                                           sp.server_ids(i)}),
-                                 "restore-stop", deadline));
+        stop.push_back(stop_task(
+            c, new_instance(c, *plan, {svc, static_cast<std::uint32_t>(i), sp.server_ids(i)}),
+            "restore-stop", deadline));
   if (!await(c, restart, nullptr)) return;
   if (!await(c, traffic, nullptr)) return;
   if (!await(c, stop, nullptr)) return;

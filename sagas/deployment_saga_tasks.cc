@@ -93,7 +93,8 @@ std::uint32_t backend_weight(int weight, bool is_new, std::size_t n_new, std::si
   if (weight < 0 || other == 0 || mine == 0) return kProxyWeightScale / 2;
   const auto share = static_cast<std::uint32_t>(is_new ? weight : 100 - weight);
   if (share == 0) return 0;
-  return std::max<std::uint32_t>(1, static_cast<std::uint32_t>(share * kProxyWeightScale / 100 / mine));
+  return std::max<std::uint32_t>(
+      1, static_cast<std::uint32_t>(share * kProxyWeightScale / 100 / mine));
 }
 
 }  // namespace
@@ -181,8 +182,8 @@ std::vector<Backend> backends_after(const Ctx& c, const Plan& plan, std::size_t 
     for (const auto& [svc, sp] : plan.prev.placement)
       for (int i = 0; i < sp.server_ids_size(); ++i)
         if (!stopped.contains({svc, static_cast<std::uint32_t>(i)}))
-          out.push_back({old_instance(plan, {svc, static_cast<std::uint32_t>(i), sp.server_ids(i)}),
-                         false});
+          out.push_back(
+              {old_instance(plan, {svc, static_cast<std::uint32_t>(i), sp.server_ids(i)}), false});
   }
   return out;
 }

@@ -26,11 +26,12 @@ constexpr auto kRetryPause = std::chrono::milliseconds(200);
 
 SagaProcessor::SagaProcessor(events::EventLog& log, SagaProcessorOptions options)
     : log_(log), options_(std::move(options)) {
-  if (!options_.clock) options_.clock = [] {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-  };
+  if (!options_.clock)
+    options_.clock = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
 }
 
 SagaProcessor::~SagaProcessor() { stop(); }
@@ -199,8 +200,10 @@ void SagaProcessor::react(const Key& key, std::vector<events::Record>& out) {
     if (!seen.insert("x:" + c.task_id()).second) continue;
     out.push_back(task_record(c, c.server_id()));
   }
-  if (outputs.wake_at_ms) wakes_[key] = *outputs.wake_at_ms;
-  else wakes_.erase(key);
+  if (outputs.wake_at_ms)
+    wakes_[key] = *outputs.wake_at_ms;
+  else
+    wakes_.erase(key);
   const auto& d = project->second.deployments.at(key.deployment);
   if (d.terminal() && !d.rollback_requested) emitted_.erase(key.deployment);
 }
@@ -233,10 +236,10 @@ Status SagaProcessor::step() {
     } else if (envelope->type() == v1::AgentTaskResult::descriptor()->full_name()) {
       auto result = events::unpack_payload<v1::AgentTaskResult>(*envelope);
       if (!result.ok()) continue;
-      if (auto command = sagas::record_task_result(*result)) {
-        if (emitted_[result->deployment_id()].insert("c:" + command->idempotency_key).second)
-          out.push_back(command_record(*command));
-      }
+      // Read once per assignment (the offsets commit with the append); a repeat after a
+      // failure is answered from the idempotency memory, so nothing is remembered here.
+      if (auto command = sagas::record_task_result(*result))
+        out.push_back(command_record(*command));
     }
   }
   const std::int64_t now = options_.clock();
@@ -259,9 +262,9 @@ Status SagaProcessor::step() {
   offsets.group = options_.group;
   offsets.consumer = consumer_.get();
   for (const auto& [tp, next] : consumed) offsets.offsets.push_back({tp, next});
-  const std::size_t commands =
-      std::count_if(out.begin(), out.end(),
-                    [](const events::Record& r) { return r.topic == events::kCommandsTopic; });
+  const std::size_t commands = std::count_if(out.begin(), out.end(), [](const events::Record& r) {
+    return r.topic == events::kCommandsTopic;
+  });
   const std::size_t total = out.size();
   auto appended = producer_->append(std::move(out), offsets.offsets.empty() ? nullptr : &offsets);
   if (!appended.ok()) {

@@ -40,8 +40,7 @@ struct SagaProcessorOptions {
   std::function<std::int64_t()> clock;  // wall clock ms
   std::chrono::milliseconds step_deadline{std::chrono::minutes(10)};
   // The servers of a cluster (the servers view); empty id = the default cluster.
-  std::function<Result<std::pair<std::string, std::vector<sagas::ServerInfo>>>(
-      const std::string&)>
+  std::function<Result<std::pair<std::string, std::vector<sagas::ServerInfo>>>(const std::string&)>
       servers;
 };
 
@@ -61,8 +60,8 @@ class SagaProcessor {
   SagaProcessor& operator=(const SagaProcessor&) = delete;
 
   Status start();
-  void stop();  // idempotent
-  Status health() const;  // the last poll's outcome (transient errors included)
+  void stop();                             // idempotent
+  Status health() const;                   // the last poll's outcome (transient errors included)
   bool alive() const { return running_; }  // false once stopped, or after a final error
   SagaStats stats() const;
 

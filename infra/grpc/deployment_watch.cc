@@ -32,7 +32,8 @@ std::string deployment_of(const v1::EventEnvelope& e) {
   if (field && field->type() == google::protobuf::FieldDescriptor::TYPE_STRING &&
       !field->is_repeated())
     return m->GetReflection()->GetString(*m, field);
-  if (auto* s = dynamic_cast<v1::DeploymentSnapshotted*>(m.get())) return s->snapshot().deployment_id();
+  if (auto* s = dynamic_cast<v1::DeploymentSnapshotted*>(m.get()))
+    return s->snapshot().deployment_id();
   return "";
 }
 

@@ -20,7 +20,7 @@ namespace axion::sagas::detail {
 namespace v1 = axion::v1;
 
 inline constexpr std::uint32_t kProxyWeightScale = 200;  // HAProxy weights are 0..256
-inline constexpr int kMaxServiceEvents = 48;              // RecordDeploymentProgress holds 64
+inline constexpr int kMaxServiceEvents = 48;             // RecordDeploymentProgress holds 64
 
 // One reaction: its inputs and the outputs it builds.
 struct Ctx {

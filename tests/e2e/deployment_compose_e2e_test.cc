@@ -1,8 +1,8 @@
 // A deployment through the compose runtime (tests/e2e/deployment_fixture.h), on the Docker
 // engine scripts/test starts: the generated compose file applied by a real agent, updated in
 // place, and put back when the next release's health check fails.
-#include "tests/support/compose_project.h"
 #include "tests/e2e/deployment_fixture.h"
+#include "tests/support/compose_project.h"
 
 namespace axion::testing {
 namespace {
@@ -61,7 +61,8 @@ TEST_F(ComposeDeploymentE2E, DeploysUpdatesAndRestoresTheProjectOnADockerEngine)
   publish_compose("v2");
   const auto second = wait_end(deploy({}, compose, env), milliseconds(180000));
   ASSERT_EQ(second.status(), v1::DEPLOYMENT_STATUS_SUCCESS) << second.ShortDebugString();
-  EXPECT_TRUE(eventually([&] { return front_get(front_).find(marker_ + "-v2") != std::string::npos; }));
+  EXPECT_TRUE(
+      eventually([&] { return front_get(front_).find(marker_ + "-v2") != std::string::npos; }));
   // One server runs the whole project, the same one both times.
   EXPECT_EQ(second.placement().at("web").server_ids(0), first.placement().at("web").server_ids(0));
   EXPECT_EQ(second.placement().at("api").server_ids(0), first.placement().at("web").server_ids(0));
@@ -72,8 +73,9 @@ TEST_F(ComposeDeploymentE2E, DeploysUpdatesAndRestoresTheProjectOnADockerEngine)
   EXPECT_EQ(third.failure().step_kind(), v1::STEP_KIND_COMPOSE_APPLY);
   EXPECT_FALSE(third.failure().reason().empty());
   // v2's file is back: v2 serves again.
-  EXPECT_TRUE(eventually([&] { return front_get(front_).find(marker_ + "-v2") != std::string::npos; },
-                         milliseconds(60000)))
+  EXPECT_TRUE(
+      eventually([&] { return front_get(front_).find(marker_ + "-v2") != std::string::npos; },
+                 milliseconds(60000)))
       << front_get(front_);
 }
 

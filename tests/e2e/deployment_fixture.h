@@ -52,7 +52,8 @@ class Load {
       if (!res || res->status != 200) {
         ++failures_;
         std::lock_guard lock(mu_);
-        last_failure_ = res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error());
+        last_failure_ =
+            res ? "HTTP " + std::to_string(res->status) : httplib::to_string(res.error());
       }
       std::this_thread::sleep_for(milliseconds(5));
     }
@@ -118,10 +119,14 @@ class DeploymentE2E : public AgentE2E {
     }
     const int base = 31000 + i * 500 + (getpid() % 50) * 10;
     std::vector<std::string> args = {
-        "--server", address(), "--server-id", servers_[i], "--state-dir", dir + "/state",
-        "--token-file", dir + "/token", "--backoff-min-ms", "100", "--backoff-max-ms", "500",
-        "--stop-timeout-ms", "2000", "--port-range",
-        std::to_string(base) + "-" + std::to_string(base + 400)};
+        "--server",          address(),
+        "--server-id",       servers_[i],
+        "--state-dir",       dir + "/state",
+        "--token-file",      dir + "/token",
+        "--backoff-min-ms",  "100",
+        "--backoff-max-ms",  "500",
+        "--stop-timeout-ms", "2000",
+        "--port-range",      std::to_string(base) + "-" + std::to_string(base + 400)};
     agents_running_.push_back(std::make_unique<AgentProcess>(args));
     ASSERT_TRUE(eventually([&] {
       v1::GetAgentStatusRequest req;
@@ -220,7 +225,8 @@ class DeploymentE2E : public AgentE2E {
         },
         timeout);
     EXPECT_TRUE(ended) << "deployment " << id << " is still " << d.ShortDebugString()
-                       << "\nserver log:\n" << server_->log();
+                       << "\nserver log:\n"
+                       << server_->log();
     return d;
   }
 

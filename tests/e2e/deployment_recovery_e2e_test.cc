@@ -78,8 +78,7 @@ TEST_F(DeploymentE2E, WatchDeploymentStreamsTheSnapshotThenEventsUntilTheEnd) {
   }
 }
 
-class StrategyE2E : public DeploymentE2E,
-                    public ::testing::WithParamInterface<std::string> {};
+class StrategyE2E : public DeploymentE2E, public ::testing::WithParamInterface<std::string> {};
 
 TEST_P(StrategyE2E, V1ToV2WithoutAFailedRequest) {
   publish("v1");

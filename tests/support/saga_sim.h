@@ -39,13 +39,13 @@ class SagaSim {
 
   commands::ProjectState aggregate;
   sagas::SagaProject saga;
-  std::vector<axion::v1::EventEnvelope> log;               // the project's stream
-  std::map<std::string, axion::v1::AgentTask> queued;      // every task queued, by id
-  std::vector<std::string> queue_order;                    // ids in first-queued order
-  std::map<std::string, int> runs;                         // task id -> times an agent ran it
-  std::set<std::string> cancelled;                         // task ids cancelled
-  std::map<std::string, Status> refusals;                  // idempotency key -> refusal
-  std::size_t transitions = 0;  // saga commands accepted (its decisions and task results)
+  std::vector<axion::v1::EventEnvelope> log;           // the project's stream
+  std::map<std::string, axion::v1::AgentTask> queued;  // every task queued, by id
+  std::vector<std::string> queue_order;                // ids in first-queued order
+  std::map<std::string, int> runs;                     // task id -> times an agent ran it
+  std::set<std::string> cancelled;                     // task ids cancelled
+  std::map<std::string, Status> refusals;              // idempotency key -> refusal
+  std::size_t transitions = 0;        // saga commands accepted (its decisions and task results)
   std::vector<std::string> problems;  // what the simulation found wrong (tests expect none)
 
   explicit SagaSim(int server_count = 2, std::string project = "prj-sim")
@@ -160,7 +160,8 @@ class SagaSim {
   }
 
   // Tasks of a deployment of one kind, in the order they were first queued.
-  std::vector<axion::v1::AgentTask> tasks(const std::string& deployment, axion::v1::TaskKind kind) const {
+  std::vector<axion::v1::AgentTask> tasks(const std::string& deployment,
+                                          axion::v1::TaskKind kind) const {
     std::vector<axion::v1::AgentTask> out;
     for (const auto& id : queue_order) {
       const auto& t = queued.at(id);
@@ -216,8 +217,8 @@ class SagaSim {
     bool moved = false;
     for (const auto& c : out.commands) {
       const std::size_t before = log.size();
-      const bool known = refusals.contains(c.idempotency_key) ||
-                         accepted_keys_.contains(c.idempotency_key);
+      const bool known =
+          refusals.contains(c.idempotency_key) || accepted_keys_.contains(c.idempotency_key);
       Status s = command_any(c.payload, "system", c.idempotency_key);
       if (!known && s.ok()) ++transitions;
       moved = moved || log.size() != before;

@@ -48,10 +48,9 @@ TEST_F(Progress, SagaEventsAreAppendedAsGivenAndFolded) {
   config.set_deployment_id(id);
   config.set_project_id("proj-1");
   config.mutable_config()->set_compose_hash(std::string(64, 'a'));
-  auto r = run(record({pack(change(v1::DEPLOYMENT_STATUS_PENDING, v1::DEPLOYMENT_STATUS_BUILDING)),
-                       pack(config),
-                       pack(change(v1::DEPLOYMENT_STATUS_BUILDING,
-                                   v1::DEPLOYMENT_STATUS_PROVISIONING))}));
+  auto r = run(record(
+      {pack(change(v1::DEPLOYMENT_STATUS_PENDING, v1::DEPLOYMENT_STATUS_BUILDING)), pack(config),
+       pack(change(v1::DEPLOYMENT_STATUS_BUILDING, v1::DEPLOYMENT_STATUS_PROVISIONING))}));
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->events.size(), 3u);
   EXPECT_EQ(h.state.deployments.at(id).status, v1::DEPLOYMENT_STATUS_PROVISIONING);
@@ -70,21 +69,21 @@ TEST_F(Progress, SagaEventsAreAppendedAsGivenAndFolded) {
 }
 
 TEST_F(Progress, OnlyTheSagaMayRecord) {
-  expect_refused(run(record({pack(change(v1::DEPLOYMENT_STATUS_PENDING,
-                                         v1::DEPLOYMENT_STATUS_BUILDING))}),
-                     "alice"),
-                 StatusCode::kPermissionDenied);
+  expect_refused(
+      run(record({pack(change(v1::DEPLOYMENT_STATUS_PENDING, v1::DEPLOYMENT_STATUS_BUILDING))}),
+          "alice"),
+      StatusCode::kPermissionDenied);
 }
 
 TEST_F(Progress, StaleOrBackwardStatusChangesAreRefused) {
   // The saga believed it was BUILDING already: a stale decision.
-  expect_refused(run(record({pack(change(v1::DEPLOYMENT_STATUS_BUILDING,
-                                         v1::DEPLOYMENT_STATUS_PROVISIONING))})),
+  expect_refused(run(record({pack(
+                     change(v1::DEPLOYMENT_STATUS_BUILDING, v1::DEPLOYMENT_STATUS_PROVISIONING))})),
                  StatusCode::kFailedPrecondition);
   // Skipping BUILDING is not a move the lifecycle has.
-  expect_refused(run(record({pack(change(v1::DEPLOYMENT_STATUS_PENDING,
-                                         v1::DEPLOYMENT_STATUS_DEPLOYING))})),
-                 StatusCode::kInvalidArgument, "events[0]");
+  expect_refused(
+      run(record({pack(change(v1::DEPLOYMENT_STATUS_PENDING, v1::DEPLOYMENT_STATUS_DEPLOYING))})),
+      StatusCode::kInvalidArgument, "events[0]");
   // Success only from DEPLOYING.
   v1::DeploymentSucceeded ok;
   ok.set_deployment_id(id);
@@ -102,7 +101,8 @@ TEST_F(Progress, EventsMustBeTheSagasAndAboutThisDeployment) {
   expect_refused(run(record({})), StatusCode::kInvalidArgument, "events");
   v1::RecordDeploymentProgress unknown = record({});
   unknown.set_deployment_id("dep-missing");
-  *unknown.add_events() = pack(change(v1::DEPLOYMENT_STATUS_PENDING, v1::DEPLOYMENT_STATUS_BUILDING));
+  *unknown.add_events() =
+      pack(change(v1::DEPLOYMENT_STATUS_PENDING, v1::DEPLOYMENT_STATUS_BUILDING));
   expect_refused(run(unknown), StatusCode::kNotFound);
 }
 

@@ -53,9 +53,9 @@ inline v1::GraphVersion shop(const std::string& version_text) {
   return g;
 }
 
-#define ASSERT_OK(expr)                              \
-  do {                                               \
-    const Status s_ = (expr);                        \
+#define ASSERT_OK(expr)                                    \
+  do {                                                     \
+    const Status s_ = (expr);                              \
     ASSERT_TRUE(s_.ok()) << #expr << ": " << s_.message(); \
   } while (0)
 
@@ -64,7 +64,9 @@ inline void expect_clean(const SagaSim& sim) {
   for (const auto& [id, n] : sim.runs) EXPECT_EQ(n, 1) << "task " << id << " ran " << n << " times";
 }
 
-inline std::string instance_of(const v1::AgentTask& t) { return t.task().spec().process().instance_id(); }
+inline std::string instance_of(const v1::AgentTask& t) {
+  return t.task().spec().process().instance_id();
+}
 
 // Whether a task is about an instance of `deployment`'s own release (not a restored old one).
 inline bool of_release(const v1::AgentTask& t, const std::string& deployment) {
@@ -74,7 +76,7 @@ inline bool of_release(const v1::AgentTask& t, const std::string& deployment) {
 
 // The backends of the last SWITCH_TRAFFIC each proxy got for `service`, by server.
 inline std::map<std::string, std::set<std::string>> live_backends(const SagaSim& sim,
-                                                           const std::string& service) {
+                                                                  const std::string& service) {
   std::map<std::string, std::set<std::string>> out;
   for (const auto& id : sim.queue_order) {
     const auto& t = sim.queued.at(id);

@@ -34,7 +34,8 @@ TEST(DeploymentSaga, FailingHealthCheckHaltsRestoresTheOldReleaseAndSaysWhy) {
   EXPECT_EQ(failed[0].service(), "web");
   EXPECT_FALSE(failed[0].server_id().empty());
   EXPECT_EQ(failed[0].cause(), v1::STATUS_CHANGE_CAUSE_HEALTH);
-  EXPECT_NE(failed[0].reason().find("health check failed"), std::string::npos) << failed[0].reason();
+  EXPECT_NE(failed[0].reason().find("health check failed"), std::string::npos)
+      << failed[0].reason();
   EXPECT_NE(failed[0].agent_output().find("database unreachable"), std::string::npos);
   ASSERT_EQ(failed[0].last_health_samples_size(), 1);
   EXPECT_EQ(failed[0].last_health_samples(0).code(), 503);

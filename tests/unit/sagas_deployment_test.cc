@@ -263,4 +263,3 @@ TEST(DeploymentSaga, IdsAreDeterministicDnsLabels) {
 
 }  // namespace
 }  // namespace axion::sagas
-

@@ -145,9 +145,10 @@ void EdgeProxyRuntime::run() {
 
 axion::v1::TaskUpdate EdgeProxyRuntime::execute(const axion::v1::Task& task) {
   using axion::v1::TASK_STATE_FAILED;
-  if (task.kind() != axion::v1::TASK_KIND_SWITCH_TRAFFIC) {
+  if (task.kind() != axion::v1::TASK_KIND_SWITCH_TRAFFIC &&
+      task.kind() != axion::v1::TASK_KIND_REPORT_TRAFFIC) {
     return update_of(task, TASK_STATE_FAILED,
-                     "the proxy runtime runs SWITCH_TRAFFIC tasks only, not " +
+                     "the proxy runtime runs SWITCH_TRAFFIC and REPORT_TRAFFIC tasks only, not " +
                          axion::v1::TaskKind_Name(task.kind()));
   }
   if (deadline_passed(task)) {
@@ -158,6 +159,7 @@ axion::v1::TaskUpdate EdgeProxyRuntime::execute(const axion::v1::Task& task) {
                      "HAProxy is not available on this agent: install it (Debian: apt-get "
                      "install haproxy) or set AXION_AGENT_HAPROXY to its path");
   }
+  if (task.kind() == axion::v1::TASK_KIND_REPORT_TRAFFIC) return report(task);
   auto route = proxy::validate_proxy_spec(task.spec().proxy());
   if (!route.ok()) {
     return update_of(task, TASK_STATE_FAILED, "invalid proxy spec: " + route.status().message());
@@ -177,6 +179,38 @@ axion::v1::TaskUpdate EdgeProxyRuntime::execute(const axion::v1::Task& task) {
   }
   spdlog::info("edge proxy: task {}: {}", task.task_id(), *detail);
   return update_of(task, axion::v1::TASK_STATE_SUCCEEDED, *detail);
+}
+
+axion::v1::TaskUpdate EdgeProxyRuntime::report(const axion::v1::Task& task) {
+  using axion::v1::TASK_STATE_FAILED;
+  const auto& spec = task.spec().proxy();
+  if (!is_dns_label(spec.service())) {
+    return update_of(task, TASK_STATE_FAILED,
+                     "invalid proxy spec: the service name must be a DNS label");
+  }
+  std::vector<std::string> instances;
+  for (const auto& b : spec.backends()) {
+    if (!is_dns_label(b.instance_id())) {
+      return update_of(task, TASK_STATE_FAILED,
+                       "invalid proxy spec: instance ids must be DNS labels");
+    }
+    instances.push_back(b.instance_id());
+  }
+  if (!haproxy_.running_master()) {
+    return update_of(
+        task, TASK_STATE_FAILED,
+        "the edge proxy is not running: no traffic of '" + spec.service() + "' to report");
+  }
+  auto stat = haproxy_.admin("show stat");
+  if (!stat.ok()) return update_of(task, TASK_STATE_FAILED, stat.status().message());
+  auto report = proxy::report_traffic(proxy::parse_stat_csv(*stat), spec.service(), instances);
+  if (!report.ok()) return update_of(task, TASK_STATE_FAILED, report.status().message());
+  auto u = update_of(task, axion::v1::TASK_STATE_SUCCEEDED, report->detail);
+  u.set_requests(report->requests);
+  u.set_failed_requests(report->failed);
+  u.set_error_rate(report->error_rate);
+  spdlog::info("edge proxy: task {}: {}", task.task_id(), report->detail);
+  return u;
 }
 
 }  // namespace axion::agent

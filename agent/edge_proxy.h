@@ -6,6 +6,9 @@
 // table survives agent restarts (<state dir>/proxy/table.json), and so does HAProxy: a new agent
 // process adopts the running one instead of starting a second.
 //
+// REPORT_TRAFFIC tasks answer the requests some instances of a service were sent and how many
+// failed (agent/edge_proxy_stats.h): the error rate a canary or blue-green gate checks.
+//
 // Tasks run one at a time on the runtime's own thread, in arrival order; each is validated
 // completely before anything is written, so a bad spec fails with nothing changed.
 #pragma once
@@ -22,6 +25,7 @@
 
 #include "agent/edge_proxy_config.h"
 #include "agent/edge_proxy_control.h"
+#include "agent/edge_proxy_stats.h"
 #include "agent/edge_proxy_store.h"
 #include "agent/runtime.h"
 
@@ -45,7 +49,7 @@ class EdgeProxyRuntime final : public Runtime {
   std::string_view name() const override { return "proxy"; }
   // Whether `haproxy -v` ran (checked once, at construction).
   bool available() const override { return available_; }
-  // Queues a SWITCH_TRAFFIC task and reports ACCEPTED. A task id seen before is not run again:
+  // Queues a SWITCH_TRAFFIC or REPORT_TRAFFIC task and reports ACCEPTED. A task id seen before is not run again:
   // a queued or running one is ignored, a finished one has its terminal update sent again.
   // `sink` must outlive the task.
   void start(const axion::v1::Task& task, TaskSink& sink) override;
@@ -64,6 +68,8 @@ class EdgeProxyRuntime final : public Runtime {
   };
   void run();
   axion::v1::TaskUpdate execute(const axion::v1::Task& task);
+  // REPORT_TRAFFIC: the counts of the named instances from HAProxy's `show stat`.
+  axion::v1::TaskUpdate report(const axion::v1::Task& task);
   // Makes HAProxy run `desired`; what changed, for the task's detail.
   Result<std::string> apply(proxy::ProxyState state, const proxy::ProxyTable& desired);
   Status wait_until_serving(const proxy::ProxyTable& desired, int old_worker_pid);

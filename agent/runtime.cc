@@ -10,6 +10,7 @@ std::string required_runtime(const axion::v1::Task& task) {
     case axion::v1::TASK_KIND_REMOVE_SERVICE:
       return task.spec().compose_project().empty() ? "process" : "compose";
     case axion::v1::TASK_KIND_SWITCH_TRAFFIC:
+    case axion::v1::TASK_KIND_REPORT_TRAFFIC:
       return "proxy";
     default:
       return "process";

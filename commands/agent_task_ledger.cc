@@ -92,6 +92,21 @@ Status check_proxy(const v1::ProxySpec& proxy) {
   return ok_status();
 }
 
+// REPORT_TRAFFIC names a service and the instances whose counts it wants; nothing else.
+Status check_report(const v1::ProxySpec& proxy) {
+  const std::string field = "task.spec.proxy.";
+  AXION_RETURN_IF_ERROR(validate_dns_label(field + "service", "service name", proxy.service()));
+  if (proxy.backends().empty() || proxy.backends_size() > kMaxBackends) {
+    return invalid_field(field + "backends", "name 1.." + std::to_string(kMaxBackends) +
+                                                 " instances to report on");
+  }
+  for (const auto& b : proxy.backends()) {
+    AXION_RETURN_IF_ERROR(
+        validate_dns_label(field + "backends.instance_id", "instance id", b.instance_id()));
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 bool is_terminal(v1::TaskState state) {
@@ -133,6 +148,8 @@ Status check_agent_task(const v1::AgentTask& task) {
       return ok_status();
     case v1::TASK_KIND_SWITCH_TRAFFIC:
       return check_proxy(spec.proxy());
+    case v1::TASK_KIND_REPORT_TRAFFIC:
+      return check_report(spec.proxy());
     case v1::TASK_KIND_PREPARE_INFRA:
     case v1::TASK_KIND_PULL_IMAGE:
     case v1::TASK_KIND_BUILD_IMAGE:

@@ -74,6 +74,7 @@ struct SagaDeployment {
   bool paused = false;
   std::int64_t abort_started_ms = 0;  // when it began aborting (0 = not aborting)
   std::map<std::string, axion::v1::DeploymentTaskCompleted> results;  // by task id
+  std::map<std::string, std::int64_t> result_at;                     // by task id: when
   bool rollback_requested = false;  // auto_rollback asked for in its DeploymentFailed
 
   bool terminal() const;

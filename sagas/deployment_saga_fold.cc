@@ -67,7 +67,10 @@ bool fold_deployment_event(SagaProject& p, const google::protobuf::Any& any, std
       }
     }
   } else if (v1::DeploymentTaskCompleted e; unpack(any, e)) {
-    if (auto* d = touch(e.deployment_id())) d->results.emplace(e.task_id(), e);
+    if (auto* d = touch(e.deployment_id())) {
+      d->results.emplace(e.task_id(), e);
+      d->result_at.emplace(e.task_id(), at);
+    }
   } else if (v1::DeploymentPaused e; unpack(any, e)) {
     if (auto* d = touch(e.deployment_id())) {
       d->paused_after.insert(e.step_index());
@@ -176,6 +179,11 @@ std::optional<SagaCommand> record_task_result(const v1::AgentTaskResult& r) {
   e.mutable_ports()->insert(r.update().ports().begin(), r.update().ports().end());
   e.set_instance_id(r.instance_id());
   e.set_started_instance(r.kind() == v1::TASK_KIND_START_SERVICE);
+  if (r.kind() == v1::TASK_KIND_REPORT_TRAFFIC) {
+    e.set_error_rate(r.update().error_rate());
+    e.set_requests(r.update().requests());
+    e.set_failed_requests(r.update().failed_requests());
+  }
   v1::RecordDeploymentProgress c;
   c.set_deployment_id(r.deployment_id());
   c.set_project_id(r.project_id());

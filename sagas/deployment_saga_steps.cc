@@ -52,7 +52,7 @@ void succeed(Ctx& c, const Plan& plan) {
 }
 
 void step_completed(Ctx& c, const Plan& plan, std::size_t k, v1::StepOutcome outcome,
-                    const std::string& detail, std::vector<google::protobuf::Any> before = {}) {
+                    const std::string& detail, std::vector<google::protobuf::Any> before) {
   v1::DeploymentStepCompleted e;
   e.set_deployment_id(c.d.id);
   e.set_project_id(c.project.project_id);
@@ -125,7 +125,7 @@ void deploy(Ctx& c, const Plan& plan) {
     for (const auto& s : step.server_ids()) e.add_server_ids(s);
     return record(c, {any_of(e)}, "step-" + std::to_string(k));
   }
-  const std::int64_t deadline = c.d.steps_started.at(key) + deadline_ms(c);
+  const std::int64_t deadline = step_deadline(c, plan, k);
   const StepTasks tasks = step_tasks(c, plan, k, deadline);
   const v1::DeploymentTaskCompleted* failed = nullptr;
   const auto fail_step = [&](const v1::DeploymentTaskCompleted& r) {
@@ -141,25 +141,27 @@ void deploy(Ctx& c, const Plan& plan) {
         s.set_service(ref.service);
     step_completed(c, plan, k, v1::STEP_OUTCOME_FAILED, failure_text(r), {any_of(s)});
   };
-  std::vector<v1::AgentTask> all = tasks.start;
-  all.insert(all.end(), tasks.traffic.begin(), tasks.traffic.end());
-  all.insert(all.end(), tasks.stop.begin(), tasks.stop.end());
+  std::vector<v1::AgentTask> all;
+  for (const auto* phase : tasks.phases()) all.insert(all.end(), phase->begin(), phase->end());
   if (now >= deadline) {
     return step_completed(c, plan, k, v1::STEP_OUTCOME_FAILED,
                           "deadline: step " + std::to_string(k) + " did not finish within " +
-                              std::to_string(deadline_ms(c) / 1000) + " s; still waiting for " +
-                              describe_pending(c, all) + offline_agents(c, all));
+                              std::to_string((deadline - c.d.steps_started.at(key)) / 1000) +
+                              " s; still waiting for " + describe_pending(c, all) +
+                              offline_agents(c, all));
   }
   wake(c, deadline);
   if (!await(c, tasks.start, &failed)) return;
   if (failed) return fail_step(*failed);
   if (!await(c, tasks.traffic, &failed)) return;
   if (failed) return fail_step(*failed);
+  std::string gate;
+  if (!gate_passed(c, plan, k, tasks, gate)) return;
   if (!await(c, tasks.stop, &failed)) return;
   // A stop that failed leaves an old instance running but traffic already left it: the step
   // still counts, and the detail says so.
-  std::string detail = "completed";
-  if (failed) detail = "completed; an old instance did not stop: " + failure_text(*failed);
+  std::string detail = "completed" + gate;
+  if (failed) detail += "; an old instance did not stop: " + failure_text(*failed);
   step_completed(c, plan, k, v1::STEP_OUTCOME_SUCCEEDED, detail, service_events(c, plan.steps[k]));
 }
 
@@ -180,7 +182,15 @@ void finish_abort(Ctx& c, const Plan* plan, const std::string& note) {
       if (plan && k < plan->steps.size()) f.set_step_kind(plan->steps[k].kind);
       if (plan && k < plan->steps.size()) {
         const StepTasks tasks = step_tasks(c, *plan, k, 0);
-        for (const auto* phase : {&tasks.start, &tasks.traffic, &tasks.stop}) {
+        if (const auto* over = over_limit(c, *plan, k, tasks)) {  // the error-rate gate
+          f.set_server_id(over->server_id());
+          f.set_agent_output(over->detail());
+          for (const auto& t : tasks.report)
+            if (t.task().task_id() == over->task_id())
+              f.set_service(t.task().spec().proxy().service());
+          f.set_cause(v1::STATUS_CHANGE_CAUSE_HEALTH);
+        }
+        for (const auto* phase : tasks.phases()) {
           for (const auto& t : *phase) {
             const auto r = c.d.results.find(t.task().task_id());
             // The task that failed the step; tasks the abort itself cancelled are not it.
@@ -248,7 +258,7 @@ void abort(Ctx& c, const Plan* plan) {
   for (const auto& [k, at] : c.d.steps_started) {
     if (k >= plan->steps.size()) continue;
     const StepTasks tasks = step_tasks(c, *plan, k, 0);
-    for (const auto* phase : {&tasks.start, &tasks.traffic, &tasks.stop}) {
+    for (const auto* phase : tasks.phases()) {
       for (const auto& t : *phase) {
         if (c.d.results.contains(t.task().task_id())) continue;
         v1::AgentTaskCancel cancel;

@@ -1,10 +1,12 @@
 // The agent tasks of a deployment step (sagas/impl/saga_internal.h): START and STOP of
-// instances, SWITCH_TRAFFIC on the proxies, APPLY_COMPOSE / down of a compose project. Every
+// instances, SWITCH_TRAFFIC and REPORT_TRAFFIC on the proxies, APPLY_COMPOSE / down of a compose
+// project. Every
 // task id is derived from the deployment and what the task is for, so queuing it again is
 // harmless.
 #include <google/protobuf/util/time_util.h>
 
 #include <algorithm>
+#include <map>
 
 #include "codegen/compose.h"
 #include "sagas/impl/saga_internal.h"
@@ -238,18 +240,49 @@ StepTasks step_tasks(const Ctx& c, const Plan& plan, std::size_t k, std::int64_t
   const std::string n = std::to_string(k);
   for (const auto& r : step.start)
     t.start.push_back(start_task(c, new_instance(c, plan, r), "start", deadline));
-  std::set<std::string> services;
-  for (const auto& r : step.start) services.insert(r.service);
-  for (const auto& r : step.stop) services.insert(r.service);
   const bool shares = step.kind == v1::STEP_KIND_CANARY_WEIGHT ||
                       step.kind == v1::STEP_KIND_BLUE_GREEN_STAGE ||
                       step.kind == v1::STEP_KIND_TRAFFIC_SWITCH;
-  switch_tasks(c, "switch:" + n, services, backends_after(c, plan, k),
-               shares ? static_cast<int>(step.weight) : -1, plan.proxy_servers, deadline,
-               t.traffic);
+  const std::vector<Backend> backends = backends_after(c, plan, k);
+  // A step routes the services whose instances it starts or stops; a step that shifts weight
+  // (a canary step after the first, the blue-green switch) starts and stops nothing but moves
+  // the traffic of every service.
+  std::set<std::string> services;
+  for (const auto& r : step.start) services.insert(r.service);
+  for (const auto& r : step.stop) services.insert(r.service);
+  if (shares)
+    for (const auto& b : backends) services.insert(b.inst.ref.service);
+  switch_tasks(c, "switch:" + n, services, backends, shares ? static_cast<int>(step.weight) : -1,
+               plan.proxy_servers, deadline, t.traffic);
   for (const auto& r : step.stop)
     t.stop.push_back(stop_task(c, old_instance(plan, r), "stop", deadline));
+  if (step.max_error_rate > 0) {
+    // One report per proxy server and routed service, on the new instances' backends.
+    std::map<std::string, std::vector<std::string>> fresh;
+    for (const auto& b : backends)
+      if (b.is_new) fresh[b.inst.ref.service].push_back(b.inst.id());
+    for (const auto& [service, ids] : fresh) {
+      const v1::Service* s = service_of(plan.graph, service);
+      if (!s || std::none_of(s->ports().begin(), s->ports().end(),
+                             [](const v1::Port& p) { return p.has_host_port(); }))
+        continue;
+      for (const auto& server : plan.proxy_servers) {
+        v1::AgentTask r = base_task(c, server, "report:" + n + ":" + server + ":" + service,
+                                    v1::TASK_KIND_REPORT_TRAFFIC, deadline);
+        auto& proxy = *r.mutable_task()->mutable_spec()->mutable_proxy();
+        proxy.set_service(service);
+        for (const auto& id : ids) proxy.add_backends()->set_instance_id(id);
+        t.report.push_back(std::move(r));
+      }
+    }
+  }
   return t;
+}
+
+std::int64_t step_deadline(const Ctx& c, const Plan& plan, std::size_t k) {
+  const auto started = c.d.steps_started.find(static_cast<std::uint32_t>(k));
+  const std::int64_t from = started == c.d.steps_started.end() ? c.in.now_ms : started->second;
+  return from + deadline_ms(c) + plan.steps[k].observe.count();
 }
 
 }  // namespace axion::sagas::detail

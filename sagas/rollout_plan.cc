@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 namespace axion::sagas {
 
@@ -137,6 +138,7 @@ Result<std::vector<PlannedStep>> plan_rollout(const v1::GraphVersion& graph, con
     if (!fast) {
       sw.wait = to_ms(bg.scale_down_delay());
       sw.max_error_rate = bg.max_error_rate();
+      if (sw.max_error_rate > 0) std::swap(sw.observe, sw.wait);  // blue is kept while watched
     }
     steps.push_back(std::move(sw));
   } else if (strategy.kind_case() == v1::Strategy::kCanary) {
@@ -153,6 +155,10 @@ Result<std::vector<PlannedStep>> plan_rollout(const v1::GraphVersion& graph, con
         step.needs_promotion = c.manual_promotion();
       }
       step.max_error_rate = c.max_error_rate();
+      if (step.max_error_rate > 0) {  // the bake is the gate's window, inside the step
+        step.observe = to_ms(c.bake_time());
+        step.wait = milliseconds(0);
+      }
       steps.push_back(std::move(step));
     }
   } else {  // rolling, the default

@@ -10,9 +10,13 @@
 //   `max_unavailable` never binds.
 // - canary: every new instance starts in the first step at the first weight, then one step per
 //   weight (ascending, 100 appended), each baked for `bake_time` (or held for PromoteDeployment
-//   with manual promotion) and gated on `max_error_rate`; old instances stop at the end.
+//   with manual promotion); old instances stop at the end.
 // - blue-green: stage every new instance (bake, or hold for promotion), switch all traffic,
 //   keep the old ones `scale_down_delay`, then stop them.
+// - error-rate gates: with a `max_error_rate`, a canary step (the 100 % one too) is watched for
+//   its bake time once its traffic moved, and the blue-green switch for `scale_down_delay`;
+//   then the proxies report the new instances' error rate (REPORT_TRAFFIC), and a rate above
+//   the limit fails the step. The watching happens inside the step, so `wait` is 0 there.
 // - fast (a rollback to a release verified healthy): stage and switch at once, no bake, no hold.
 // A final CLEANUP stops what no step stopped (old replicas beyond the new count, services the
 // new graph no longer has).
@@ -46,6 +50,7 @@ struct PlannedStep {
   std::chrono::milliseconds wait{0};  // pause or bake time before the next step
   bool needs_promotion = false;       // hold for PromoteDeployment after this step
   double max_error_rate = 0;          // error-rate gate of the step; 0 = none
+  std::chrono::milliseconds observe{0};  // with a gate: watched this long after traffic moved
 
   // The services and servers the step touches, sorted and unique (DeploymentStepStarted).
   std::vector<std::string> services() const;

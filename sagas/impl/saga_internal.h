@@ -4,6 +4,7 @@
 //   deployment_saga_common.cc   records, status changes, releases, deadlines
 //   deployment_saga_tasks.cc    agent tasks of a step: START/STOP, SWITCH_TRAFFIC, compose
 //   deployment_saga_steps.cc    DEPLOYING: steps, success, abort and restore
+//   deployment_saga_gate.cc     the error-rate gate of canary and blue-green steps
 #pragma once
 
 #include <google/protobuf/any.pb.h>
@@ -88,9 +89,15 @@ struct Plan {
   bool compose = false;  // one COMPOSE_APPLY step on the placement's server
 };
 
-// The tasks of a step, by phase (each phase waits for the one before).
+// The tasks of a step, by phase (each phase waits for the one before). `report` (steps with an
+// error-rate gate): REPORT_TRAFFIC on every proxy server for every routed service, sent once
+// the step's observe window after its traffic moved has passed.
 struct StepTasks {
-  std::vector<v1::AgentTask> start, traffic, stop;
+  std::vector<v1::AgentTask> start, traffic, report, stop;
+  // Every phase, in order.
+  std::vector<const std::vector<v1::AgentTask>*> phases() const {
+    return {&start, &traffic, &report, &stop};
+  }
 };
 
 v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& what,
@@ -120,6 +127,19 @@ Instance old_instance(const Plan& plan, const InstanceRef& ref);
 // "START_SERVICE on srv-1, ..." for the tasks still without a result.
 std::string describe_pending(const Ctx& c, const std::vector<v1::AgentTask>& tasks);
 StepTasks step_tasks(const Ctx& c, const Plan& plan, std::size_t k, std::int64_t deadline);
+// The deadline of step k's tasks: its start, the progress deadline, and its observe window.
+std::int64_t step_deadline(const Ctx& c, const Plan& plan, std::size_t k);
+
+// --- deployment_saga_gate.cc
+
+// The error-rate gate of step k, once its traffic phase succeeded: true when the step may go
+// on (no gate, or every report within the limit); false when it waits (for the observe window
+// or for reports) or when it recorded the step's failure.
+bool gate_passed(Ctx& c, const Plan& plan, std::size_t k, const StepTasks& tasks,
+                 std::string& detail);
+// The report of `tasks.report` whose error rate exceeds step k's limit, if any.
+const v1::DeploymentTaskCompleted* over_limit(const Ctx& c, const Plan& plan, std::size_t k,
+                                              const StepTasks& tasks);
 
 // --- deployment_saga_steps.cc
 
@@ -129,6 +149,8 @@ void deploy(Ctx& c, const Plan& plan);
 // was dispatched).
 void abort(Ctx& c, const Plan* plan);
 void finish_abort(Ctx& c, const Plan* plan, const std::string& note);
+void step_completed(Ctx& c, const Plan& plan, std::size_t k, v1::StepOutcome outcome,
+                    const std::string& detail, std::vector<google::protobuf::Any> before = {});
 void restore_compose(Ctx& c, const Plan& plan, std::int64_t deadline);
 
 }  // namespace axion::sagas::detail

@@ -50,6 +50,35 @@ TEST_F(DeploymentE2E, FailingHealthCheckKeepsV1ServingAndSaysWhy) {
   EXPECT_EQ(count("v1"), 3u);
 }
 
+TEST_F(DeploymentE2E, CanaryAboveItsErrorRateLimitFailsAndV1TakesTheTrafficBack) {
+  publish("v1");
+  ASSERT_EQ(wait_end(deploy()).status(), v1::DEPLOYMENT_STATUS_SUCCESS);
+  publish("v2", {"--error-percent", "40"});  // healthy, but 40 % of its answers are 500s
+  v1::Strategy canary;
+  canary.mutable_canary()->add_weights(50);
+  canary.mutable_canary()->mutable_bake_time()->set_seconds(2);
+  canary.mutable_canary()->set_max_error_rate(0.05);
+  Load load(front_);
+  const auto failed = wait_end(deploy(canary));
+  load.stop();
+  ASSERT_EQ(failed.status(), v1::DEPLOYMENT_STATUS_FAILED) << failed.ShortDebugString();
+  EXPECT_EQ(failed.failure().cause(), v1::STATUS_CHANGE_CAUSE_HEALTH)
+      << failed.failure().ShortDebugString();
+  EXPECT_EQ(failed.failure().service(), "web");
+  EXPECT_THAT(failed.failure().reason(), HasSubstr("error-rate gate: the new release failed"));
+  EXPECT_THAT(failed.failure().reason(), HasSubstr("above the limit 5.0%"));
+  EXPECT_GT(load.failures(), 0) << "the canary served no real traffic";
+  EXPECT_LT(load.failures(), load.total() / 2);
+  // The 100 % step never came: v1 has all the traffic again and v2 is gone.
+  EXPECT_THAT(front_get(front_), HasSubstr(marker_ + "-v1"));
+  EXPECT_TRUE(eventually([&] { return count("v2") == 0; })) << "v2 instances left running";
+  EXPECT_EQ(count("v1"), 3u);
+  Load after(front_);
+  std::this_thread::sleep_for(milliseconds(500));
+  after.stop();
+  EXPECT_EQ(after.failures(), 0) << after.last_failure();
+}
+
 TEST_F(DeploymentE2E, AutoRollbackAfterAFailureRestoresV1) {
   publish("v1");
   ASSERT_EQ(wait_end(deploy()).status(), v1::DEPLOYMENT_STATUS_SUCCESS);

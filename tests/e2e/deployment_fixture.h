@@ -69,7 +69,7 @@ class Load {
 class DeploymentE2E : public AgentE2E {
  protected:
   void SetUp() override {
-    extra_env_ = {"AXION_PROGRESS_DEADLINE_MS=60000"};
+    extra_env_.push_back("AXION_PROGRESS_DEADLINE_MS=60000");
     AgentE2E::SetUp();
     if (HasFatalFailure()) return;
     projects_ = v1::ProjectService::NewStub(channel_);

@@ -89,9 +89,11 @@ TEST_P(StrategyE2E, V1ToV2WithoutAFailedRequest) {
     strategy.mutable_canary()->add_weights(20);
     strategy.mutable_canary()->add_weights(60);
     strategy.mutable_canary()->mutable_bake_time()->set_nanos(300'000'000);
+    strategy.mutable_canary()->set_max_error_rate(0.01);  // the proxies' reports must pass it
   } else {
     strategy.mutable_blue_green()->mutable_bake_time()->set_nanos(300'000'000);
     strategy.mutable_blue_green()->mutable_scale_down_delay()->set_nanos(300'000'000);
+    strategy.mutable_blue_green()->set_max_error_rate(0.01);
   }
   Load load(front_);
   const auto done = wait_end(deploy(strategy));
@@ -102,6 +104,10 @@ TEST_P(StrategyE2E, V1ToV2WithoutAFailedRequest) {
   EXPECT_GT(load.total(), 50);
   EXPECT_THAT(front_get(front_), HasSubstr(marker_ + "-v2"));
   EXPECT_TRUE(eventually([&] { return count("v1") == 0; }));
+  // The gate read HAProxy's counters of the new instances: traffic, and none of it failed.
+  std::string reports;
+  for (const auto& agent : agents_running_) reports += agent->log();
+  EXPECT_THAT(reports, ::testing::ContainsRegex("web: 0 of [1-9][0-9]* requests failed"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Strategies, StrategyE2E, ::testing::Values("canary", "blue_green"));

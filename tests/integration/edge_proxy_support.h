@@ -61,10 +61,12 @@ class ScratchDir {
   std::string path_;
 };
 
-// axion-test-service --version <version> with AXION_INSTANCE_ID=<instance>, on a free port.
+// axion-test-service --version <version> [extra args] with AXION_INSTANCE_ID=<instance>, on a
+// free port.
 class TestService {
  public:
-  TestService(const std::string& version, const std::string& instance) {
+  TestService(const std::string& version, const std::string& instance,
+              const std::vector<std::string>& extra_args = {}) {
     int out[2];
     if (pipe2(out, O_CLOEXEC) != 0) return;
     std::vector<std::string> env;
@@ -74,6 +76,7 @@ class TestService {
     for (auto& kv : env) envp.push_back(kv.data());
     envp.push_back(nullptr);
     std::vector<std::string> args = {AXION_TEST_SERVICE_BIN, "--version", version};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -1,6 +1,7 @@
 // The edge proxy against a real HAProxy and real HTTP services: a version switch under load
 // (weights through the runtime API, a server added through a seamless reload) fails no request;
-// a bad spec fails and changes nothing; a new runtime adopts the running HAProxy.
+// a bad spec fails and changes nothing; a new runtime adopts the running HAProxy; a traffic
+// report counts the requests and failures of the instances it names.
 #include "agent/edge_proxy.h"
 
 #include <gtest/gtest.h>
@@ -194,6 +195,52 @@ TEST_F(EdgeProxyTest, BadSpecFailsWithAPreciseDetailAndChangesNothing) {
   EXPECT_TRUE(eventually([&] { return sink_.of(again.task_id()).size() >= 4; }));
   runtime_->cancel(again.task_id());  // finished: ignored
   runtime_->cancel("never-seen");
+}
+
+TEST_F(EdgeProxyTest, TrafficReportCountsTheFailuresOfTheNamedInstances) {
+  TestService broken("v4", "web-v4", {"--error-percent", "50"});
+  ASSERT_GT(broken.port(), 0);
+  auto both = switch_traffic({{"v1", v1_.address(), 100}, {"v4", broken.address(), 100}});
+  ASSERT_EQ(both.state(), axion::v1::TASK_STATE_SUCCEEDED) << both.detail();
+  const auto seen = sample(200);
+  int failed = 0;
+  for (const auto& [answer, n] : seen)
+    if (answer.rfind("HTTP 500", 0) == 0) failed += n;
+  ASSERT_GT(failed, 20) << "the broken instance answered no 500s";
+
+  const auto report = [&](std::vector<std::string> instances, const std::string& service) {
+    axion::v1::Task t;
+    t.set_task_id("report-" + std::to_string(++tasks_));
+    t.set_kind(axion::v1::TASK_KIND_REPORT_TRAFFIC);
+    t.mutable_spec()->mutable_proxy()->set_service(service);
+    for (const auto& i : instances)
+      t.mutable_spec()->mutable_proxy()->add_backends()->set_instance_id(i);
+    return run(t);
+  };
+  const auto bad = report({"v4"}, "web");
+  ASSERT_EQ(bad.state(), axion::v1::TASK_STATE_SUCCEEDED) << bad.detail();
+  EXPECT_EQ(bad.failed_requests(), static_cast<std::uint64_t>(failed)) << bad.detail();
+  EXPECT_GE(bad.requests(), bad.failed_requests());
+  EXPECT_GT(bad.error_rate(), 0.3) << bad.detail();
+  EXPECT_LT(bad.error_rate(), 0.7) << bad.detail();
+  EXPECT_NE(bad.detail().find("v4 " + std::to_string(failed) + "/"), std::string::npos)
+      << bad.detail();
+  const auto good = report({"v1", "gone"}, "web");
+  ASSERT_EQ(good.state(), axion::v1::TASK_STATE_SUCCEEDED) << good.detail();
+  EXPECT_EQ(good.failed_requests(), 0u);
+  EXPECT_GT(good.requests(), 50u);
+  EXPECT_EQ(good.error_rate(), 0);
+  EXPECT_NE(good.detail().find("gone not in the proxy"), std::string::npos) << good.detail();
+  EXPECT_EQ(bad.requests() + good.requests(), 200u);
+
+  const auto unknown = report({"v1"}, "api");
+  EXPECT_EQ(unknown.state(), axion::v1::TASK_STATE_FAILED);
+  EXPECT_NE(unknown.detail().find("routes no traffic of service 'api'"), std::string::npos)
+      << unknown.detail();
+  const auto hostile = report({"v1;reload"}, "web");
+  EXPECT_EQ(hostile.state(), axion::v1::TASK_STATE_FAILED);
+  EXPECT_NE(hostile.detail().find("instance ids must be DNS labels"), std::string::npos)
+      << hostile.detail();
 }
 
 TEST_F(EdgeProxyTest, ANewRuntimeAdoptsTheRunningHaproxy) {

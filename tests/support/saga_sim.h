@@ -37,6 +37,12 @@ class SagaSim {
     return Agent::kSucceed;
   };
 
+  // The error rate (0..1) the simulated proxies report for a REPORT_TRAFFIC task (of 200
+  // requests).
+  std::function<double(const axion::v1::AgentTask&)> error_rate = [](const axion::v1::AgentTask&) {
+    return 0.0;
+  };
+
   commands::ProjectState aggregate;
   sagas::SagaProject saga;
   std::vector<axion::v1::EventEnvelope> log;           // the project's stream
@@ -277,6 +283,12 @@ class SagaSim {
           sample->set_code(503);
         } else {
           u.set_state(axion::v1::TASK_STATE_SUCCEEDED);
+          if (t.task().kind() == axion::v1::TASK_KIND_REPORT_TRAFFIC) {
+            const auto failed = static_cast<std::uint64_t>(error_rate(t) * 200 + 0.5);
+            u.set_requests(200);
+            u.set_failed_requests(failed);
+            u.set_error_rate(static_cast<double>(failed) / 200);
+          }
           if (t.task().kind() == axion::v1::TASK_KIND_START_SERVICE)
             for (const auto& p : t.task().spec().process().ports())
               (*u.mutable_ports())[p.name().empty() ? std::to_string(p.container_port())

@@ -1,6 +1,7 @@
 // axion-test-service: a small real HTTP service that the agent tests deploy (process runtime,
 // edge proxy). GET / answers "<version> <instance>\n"; GET /healthz answers 200 once it is
-// healthy (after --healthy-after-ms) and 503 before, or always with --unhealthy. It listens on
+// healthy (after --healthy-after-ms) and 503 before, or always with --unhealthy. With
+// --error-percent N, N of every 100 GET / answer 500 (a release that is up but broken). It listens on
 // --port, else $PORT, else a free port, and prints "listening on <port>" when it accepts. SIGTERM
 // stops it cleanly (exit 0) unless --ignore-sigterm, which makes the runtime's SIGKILL fallback
 // observable.
@@ -23,6 +24,7 @@ struct Options {
   long healthy_after_ms = 0;
   bool unhealthy = false;
   bool ignore_sigterm = false;
+  long error_percent = 0;
 };
 
 bool parse(int argc, char** argv, Options& o) {
@@ -41,6 +43,10 @@ bool parse(int argc, char** argv, Options& o) {
       const char* v = value();
       if (!v) return false;
       o.healthy_after_ms = std::atol(v);
+    } else if (a == "--error-percent") {
+      const char* v = value();
+      if (!v) return false;
+      o.error_percent = std::atol(v);
     } else if (a == "--unhealthy") {
       o.unhealthy = true;
     } else if (a == "--ignore-sigterm") {
@@ -63,7 +69,7 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: axion-test-service [--port N] [--version V] [--healthy-after-ms N] "
-                 "[--unhealthy] [--ignore-sigterm]\n");
+                 "[--unhealthy] [--ignore-sigterm] [--error-percent N]\n");
     return 2;
   }
   const char* instance_env = std::getenv("AXION_INSTANCE_ID");
@@ -73,7 +79,12 @@ int main(int argc, char** argv) {
 
   httplib::Server server;
   server.Get("/", [&](const httplib::Request&, httplib::Response& res) {
-    ++requests;
+    const long n = requests++;
+    if (n % 100 < o.error_percent) {
+      res.status = 500;
+      res.set_content(o.version + " " + instance + " failed\n", "text/plain");
+      return;
+    }
     res.set_content(o.version + " " + instance + "\n", "text/plain");
   });
   server.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {

@@ -129,8 +129,11 @@ TEST(RolloutPlan, CanaryStartsEverythingThenShiftsWeights) {
   EXPECT_EQ((*plan)[0].start.size(), 5u);
   EXPECT_EQ((*plan)[0].start.front().service, "worker");  // in start order
   EXPECT_TRUE((*plan)[0].needs_promotion);
-  EXPECT_EQ((*plan)[1].wait, milliseconds(30000));
+  // The error-rate gate watches each step for its bake time, inside the step.
+  EXPECT_EQ((*plan)[1].observe, milliseconds(30000));
+  EXPECT_EQ((*plan)[1].wait, milliseconds(0));
   EXPECT_EQ((*plan)[2].weight, 100u);
+  EXPECT_EQ((*plan)[2].observe, milliseconds(30000));
   EXPECT_FALSE((*plan)[2].needs_promotion);
   EXPECT_DOUBLE_EQ((*plan)[2].max_error_rate, 0.01);
   EXPECT_EQ((*plan)[3].kind, v1::STEP_KIND_CLEANUP);
@@ -155,7 +158,9 @@ TEST(RolloutPlan, BlueGreenStagesSwitchesAndKeepsBlueForAWhile) {
   EXPECT_EQ((*plan)[0].wait, milliseconds(10000));
   EXPECT_EQ((*plan)[1].kind, v1::STEP_KIND_TRAFFIC_SWITCH);
   EXPECT_EQ((*plan)[1].weight, 100u);
-  EXPECT_EQ((*plan)[1].wait, milliseconds(60000));
+  EXPECT_EQ((*plan)[1].observe, milliseconds(60000));  // blue kept while the gate watches
+  EXPECT_EQ((*plan)[1].wait, milliseconds(0));
+  EXPECT_DOUBLE_EQ((*plan)[1].max_error_rate, 0.05);
   EXPECT_EQ((*plan)[2].kind, v1::STEP_KIND_CLEANUP);
 
   // A fast rollback skips the bake and the holds, whatever the strategy.

@@ -134,6 +134,8 @@ class ProcessRuntime final : public Runtime {
   void run_start(Job& job);
   void run_stop(Job& job, bool remove);
   void run_health_check(Job& job);
+  // process_runtime_prepare.cc
+  void run_prepare(Job& job);
   // process_runtime_watch.cc
   WatchResult watch(Job& job, const std::string& instance_id,
                     const std::optional<axion::v1::HealthCheck>& check, Clock::time_point since,

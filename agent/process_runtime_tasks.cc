@@ -1,5 +1,6 @@
 // ProcessRuntime's tasks: START_SERVICE (spawn or adopt, then watch until healthy), STOP_SERVICE
-// and REMOVE_SERVICE (graceful stop), HEALTH_CHECK (watch a running instance), and the shared
+// and REMOVE_SERVICE (graceful stop), HEALTH_CHECK (watch a running instance), PREPARE_INFRA
+// (process_runtime_prepare.cc), and the shared
 // watch loop that decides how each ends.
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -140,6 +141,8 @@ void ProcessRuntime::run_job(Job& job) {
       return run_stop(job, true);
     case v1::TASK_KIND_HEALTH_CHECK:
       return run_health_check(job);
+    case v1::TASK_KIND_PREPARE_INFRA:
+      return run_prepare(job);
     default:
       return finish(
           job, v1::TASK_STATE_FAILED,

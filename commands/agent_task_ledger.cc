@@ -27,46 +27,53 @@ bool is_env_name(const std::string& name) {
   return true;
 }
 
+// At most kMaxArgs arguments, each at most kMaxArgBytes and without a NUL byte.
+Status check_argv(const std::string& field, const v1::ProcessSpec& p) {
+  if (p.argv_size() > kMaxArgs) {
+    return invalid_field(field, "at most " + std::to_string(kMaxArgs) + " arguments");
+  }
+  for (const auto& arg : p.argv()) {
+    if (arg.size() > kMaxArgBytes || arg.find('\0') != std::string::npos) {
+      return invalid_field(field, "an argument is longer than " + std::to_string(kMaxArgBytes) +
+                                      " bytes or holds a NUL byte");
+    }
+  }
+  return ok_status();
+}
+
+Status check_workdir(const std::string& field, const v1::ProcessSpec& p) {
+  if (p.workdir().find('\0') != std::string::npos)
+    return invalid_field(field, "it holds a NUL byte");
+  return ok_status();
+}
+
 Status check_process(const v1::TaskSpec& spec, v1::TaskKind kind) {
   const v1::ProcessSpec& p = spec.process();
   const std::string field = "task.spec.process.";
   if (!p.service().empty()) {
     AXION_RETURN_IF_ERROR(validate_dns_label(field + "service", "service name", p.service()));
   }
-  AXION_RETURN_IF_ERROR(
-      validate_dns_label(field + "instance_id", "instance id", p.instance_id()));
+  AXION_RETURN_IF_ERROR(validate_dns_label(field + "instance_id", "instance id", p.instance_id()));
   if (kind != v1::TASK_KIND_START_SERVICE) return ok_status();
   if (p.argv().empty() && p.image().empty()) {
     return invalid_field(field + "argv",
-                            "a START_SERVICE task needs the command to run (argv) or an image");
+                         "a START_SERVICE task needs the command to run (argv) or an image");
   }
-  if (p.argv_size() > kMaxArgs) {
-    return invalid_field(field + "argv", "at most " + std::to_string(kMaxArgs) + " arguments");
-  }
-  for (const auto& arg : p.argv()) {
-    if (arg.size() > kMaxArgBytes || arg.find('\0') != std::string::npos) {
-      return invalid_field(field + "argv", "an argument is longer than " +
-                                                  std::to_string(kMaxArgBytes) +
-                                                  " bytes or holds a NUL byte");
-    }
-  }
+  AXION_RETURN_IF_ERROR(check_argv(field + "argv", p));
   if (!p.argv().empty() && p.argv(0).empty()) {
     return invalid_field(field + "argv", "the program (argv[0]) is empty");
   }
   for (const auto& [name, value] : p.env()) {
     if (!is_env_name(name)) {
       return invalid_field(field + "env", "variable " + in_quotes(name) +
-                                                 " is not a valid name (letters, digits and '_', "
-                                                 "not starting with a digit)");
+                                              " is not a valid name (letters, digits and '_', "
+                                              "not starting with a digit)");
     }
     if (value.find('\0') != std::string::npos) {
       return invalid_field(field + "env", "the value of " + name + " holds a NUL byte");
     }
   }
-  if (p.workdir().find('\0') != std::string::npos) {
-    return invalid_field(field + "workdir", "it holds a NUL byte");
-  }
-  return ok_status();
+  return check_workdir(field + "workdir", p);
 }
 
 Status check_proxy(const v1::ProxySpec& proxy) {
@@ -77,7 +84,7 @@ Status check_proxy(const v1::ProxySpec& proxy) {
   }
   if (proxy.backends_size() > kMaxBackends) {
     return invalid_field(field + "backends",
-                            "at most " + std::to_string(kMaxBackends) + " backends");
+                         "at most " + std::to_string(kMaxBackends) + " backends");
   }
   for (const auto& b : proxy.backends()) {
     AXION_RETURN_IF_ERROR(
@@ -92,13 +99,27 @@ Status check_proxy(const v1::ProxySpec& proxy) {
   return ok_status();
 }
 
+// PREPARE_INFRA: 1..kMaxBackends services, each named by a DNS label, with bounded arguments.
+Status check_prepare(const v1::PrepareSpec& prepare) {
+  const std::string field = "task.spec.prepare.services";
+  if (prepare.services().empty() || prepare.services_size() > kMaxBackends) {
+    return invalid_field(field, "name 1.." + std::to_string(kMaxBackends) + " services to ready");
+  }
+  for (const auto& s : prepare.services()) {
+    AXION_RETURN_IF_ERROR(validate_dns_label(field + ".service", "service name", s.service()));
+    AXION_RETURN_IF_ERROR(check_argv(field + ".argv", s));
+    AXION_RETURN_IF_ERROR(check_workdir(field + ".workdir", s));
+  }
+  return ok_status();
+}
+
 // REPORT_TRAFFIC names a service and the instances whose counts it wants; nothing else.
 Status check_report(const v1::ProxySpec& proxy) {
   const std::string field = "task.spec.proxy.";
   AXION_RETURN_IF_ERROR(validate_dns_label(field + "service", "service name", proxy.service()));
   if (proxy.backends().empty() || proxy.backends_size() > kMaxBackends) {
-    return invalid_field(field + "backends", "name 1.." + std::to_string(kMaxBackends) +
-                                                 " instances to report on");
+    return invalid_field(field + "backends",
+                         "name 1.." + std::to_string(kMaxBackends) + " instances to report on");
   }
   for (const auto& b : proxy.backends()) {
     AXION_RETURN_IF_ERROR(
@@ -124,8 +145,8 @@ Status check_agent_task(const v1::AgentTask& task) {
     AXION_RETURN_IF_ERROR(validate_id("task.project_id", task.project_id()));
   }
   if (task.ByteSizeLong() > kMaxTaskBytes) {
-    return invalid_field("task", "a task is at most " + std::to_string(kMaxTaskBytes / 1024) +
-                                        " KiB");
+    return invalid_field("task",
+                         "a task is at most " + std::to_string(kMaxTaskBytes / 1024) + " KiB");
   }
   const v1::TaskSpec& spec = task.task().spec();
   switch (task.task().kind()) {
@@ -151,6 +172,7 @@ Status check_agent_task(const v1::AgentTask& task) {
     case v1::TASK_KIND_REPORT_TRAFFIC:
       return check_report(spec.proxy());
     case v1::TASK_KIND_PREPARE_INFRA:
+      return check_prepare(spec.prepare());
     case v1::TASK_KIND_PULL_IMAGE:
     case v1::TASK_KIND_BUILD_IMAGE:
       return ok_status();

@@ -1,5 +1,5 @@
 // react() of the deployment saga (contract in sagas/deployment_saga.h), and the phases before
-// DEPLOYING: codegen (BUILDING) and placement (PROVISIONING).
+// DEPLOYING: codegen (BUILDING), then placement and infrastructure prep (PROVISIONING).
 #include "sagas/deployment_saga.h"
 
 #include <algorithm>
@@ -166,11 +166,47 @@ void provision(Ctx& c, const v1::GraphVersion& graph) {
     used.insert(sp.server_ids().begin(), sp.server_ids().end());
   for (const auto& id : used)
     if (hosts.contains(id)) (*e.mutable_server_hosts())[id] = hosts.at(id);
+  record(c, {any_of(e)}, "placed");
+}
+
+// Infrastructure prep (seed 004's delegation): one PREPARE_INFRA per server of the placement,
+// its id derived from the deployment and the server (the request id the result comes back
+// under); DEPLOYING once every server is ready, FAILED with the server's reasons otherwise —
+// before any instance moved.
+void prepare(Ctx& c, const v1::GraphVersion& graph) {
+  const std::int64_t deadline = c.d.placed_at_ms + deadline_ms(c);
+  std::vector<v1::AgentTask> tasks;
+  if (runtime_of(c.d.options) != "compose") tasks = prepare_tasks(c, graph, deadline);
+  if (c.in.now_ms >= deadline)
+    return fail_now(c, v1::STATUS_CHANGE_CAUSE_DEADLINE,
+                    "deadline: preparing the servers did not finish within " +
+                        std::to_string(deadline_ms(c) / 1000) + " s; still waiting for " +
+                        describe_pending(c, tasks) + offline_agents(c, tasks));
+  wake(c, deadline);
+  const v1::DeploymentTaskCompleted* failed = nullptr;
+  if (!await(c, tasks, &failed)) return;
+  if (failed) {
+    v1::DeploymentFailed f;
+    f.set_deployment_id(c.d.id);
+    f.set_project_id(c.project.project_id);
+    f.set_step_kind(v1::STEP_KIND_PROVISION);
+    f.set_server_id(failed->server_id());
+    f.set_reason("preparing server " + failed->server_id() + " failed: " + failed->detail());
+    f.set_agent_output(failed->output());
+    f.set_cause(v1::STATUS_CHANGE_CAUSE_AGENT_ERROR);
+    f.set_rollback_requested(c.d.options.auto_rollback());
+    return record(c,
+                  {any_of(f), status_change(c, v1::DEPLOYMENT_STATUS_FAILED, f.cause(),
+                                            f.reason(), v1::DEPLOYMENT_STATUS_PROVISIONING)},
+                  "failed");
+  }
   record(c,
-         {any_of(e),
-          status_change(c, v1::DEPLOYMENT_STATUS_DEPLOYING, v1::STATUS_CHANGE_CAUSE_PROGRESS,
-                        "rolling out", v1::DEPLOYMENT_STATUS_PROVISIONING)},
-         "placed");
+         {status_change(c, v1::DEPLOYMENT_STATUS_DEPLOYING, v1::STATUS_CHANGE_CAUSE_PROGRESS,
+                        tasks.empty() ? "rolling out"
+                                      : "servers prepared (" + std::to_string(tasks.size()) +
+                                            "); rolling out",
+                        v1::DEPLOYMENT_STATUS_PROVISIONING)},
+         "prepared");
 }
 
 }  // namespace
@@ -234,7 +270,10 @@ SagaOutputs react(const SagaProject& project, const std::string& id, const SagaI
       build(c, *graph);
       break;
     case v1::DEPLOYMENT_STATUS_PROVISIONING:
-      provision(c, *graph);
+      if (d.placed)
+        prepare(c, *graph);
+      else
+        provision(c, *graph);
       break;
     case v1::DEPLOYMENT_STATUS_DEPLOYING: {
       auto plan = make_plan(c, *graph);

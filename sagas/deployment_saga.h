@@ -61,6 +61,7 @@ struct SagaDeployment {
   bool configured = false;
   axion::v1::GeneratedConfig config;
   bool placed = false;
+  std::int64_t placed_at_ms = 0;  // when DeploymentServersAssigned was recorded
   std::string cluster_id;
   Placement placement;
   std::map<std::string, std::string> server_hosts;

@@ -52,6 +52,7 @@ bool fold_deployment_event(SagaProject& p, const google::protobuf::Any& any, std
   } else if (v1::DeploymentServersAssigned e; unpack(any, e)) {
     if (auto* d = touch(e.deployment_id())) {
       d->placed = true;
+      d->placed_at_ms = at;
       d->cluster_id = e.cluster_id();
       d->placement = Placement(e.placement().begin(), e.placement().end());
       d->server_hosts = {e.server_hosts().begin(), e.server_hosts().end()};

@@ -44,15 +44,27 @@ v1::AgentTask instance_task(const Ctx& c, const Instance& inst, const std::strin
 
 }  // namespace
 
+namespace {
+
+// The command, environment and working directory of a service, as its instances run it.
+void set_command(v1::ProcessSpec& p, const v1::Service& s) {
+  for (const auto& a : s.command()) p.add_argv(a);
+  for (const auto& a : s.args()) p.add_argv(a);
+  p.mutable_env()->insert(s.env().begin(), s.env().end());
+  p.set_workdir(s.working_dir());
+}
+
+// Disk the agent's state directory should have free per instance: its rotated logs.
+constexpr std::uint64_t kDiskPerInstanceMb = 50;
+
+}  // namespace
+
 v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& what,
                          std::int64_t deadline) {
   v1::AgentTask t = instance_task(c, inst, what, v1::TASK_KIND_START_SERVICE, deadline);
   auto& p = *t.mutable_task()->mutable_spec()->mutable_process();
   if (const v1::Service* s = service_of(inst.graph, inst.ref.service)) {
-    for (const auto& a : s->command()) p.add_argv(a);
-    for (const auto& a : s->args()) p.add_argv(a);
-    p.mutable_env()->insert(s->env().begin(), s->env().end());
-    p.set_workdir(s->working_dir());
+    set_command(p, *s);
     // Instances listen on ports the agent allocates; a published port belongs to the proxies.
     *p.mutable_ports() = s->ports();
     for (auto& port : *p.mutable_ports()) port.clear_host_port();
@@ -62,6 +74,31 @@ v1::AgentTask start_task(const Ctx& c, const Instance& inst, const std::string& 
   }
   (*p.mutable_labels())["axion.io/deployment"] = inst.release->id;
   return t;
+}
+
+std::vector<v1::AgentTask> prepare_tasks(const Ctx& c, const v1::GraphVersion& graph,
+                                         std::int64_t deadline) {
+  std::map<std::string, std::set<std::string>> services;  // server -> services placed there
+  std::map<std::string, std::uint64_t> instances;
+  for (const auto& [svc, sp] : c.d.placement)
+    for (const auto& server : sp.server_ids()) {
+      services[server].insert(svc);
+      ++instances[server];
+    }
+  std::vector<v1::AgentTask> out;
+  for (const auto& [server, names] : services) {
+    v1::AgentTask t =
+        base_task(c, server, "prepare:" + server, v1::TASK_KIND_PREPARE_INFRA, deadline);
+    auto& prepare = *t.mutable_task()->mutable_spec()->mutable_prepare();
+    for (const auto& name : names) {
+      auto& p = *prepare.add_services();
+      p.set_service(name);
+      if (const v1::Service* s = service_of(&graph, name)) set_command(p, *s);
+    }
+    prepare.set_min_free_disk_mb(instances[server] * kDiskPerInstanceMb);
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 v1::AgentTask stop_task(const Ctx& c, const Instance& inst, const std::string& what,

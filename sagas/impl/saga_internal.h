@@ -127,6 +127,10 @@ Instance old_instance(const Plan& plan, const InstanceRef& ref);
 // "START_SERVICE on srv-1, ..." for the tasks still without a result.
 std::string describe_pending(const Ctx& c, const std::vector<v1::AgentTask>& tasks);
 StepTasks step_tasks(const Ctx& c, const Plan& plan, std::size_t k, std::int64_t deadline);
+// PREPARE_INFRA for every server of the deployment's placement, naming the services it will
+// run there (process runtime).
+std::vector<v1::AgentTask> prepare_tasks(const Ctx& c, const v1::GraphVersion& graph,
+                                         std::int64_t deadline);
 // The deadline of step k's tasks: its start, the progress deadline, and its observe window.
 std::int64_t step_deadline(const Ctx& c, const Plan& plan, std::size_t k);
 
@@ -145,6 +149,9 @@ const v1::DeploymentTaskCompleted* over_limit(const Ctx& c, const Plan& plan, st
 
 Result<Plan> make_plan(const Ctx& c, const v1::GraphVersion& graph);
 void deploy(Ctx& c, const Plan& plan);
+// "; the agent of srv-2 is OFFLINE" for the servers of `tasks` without a result whose agent the
+// directory shows offline (empty if none).
+std::string offline_agents(const Ctx& c, const std::vector<v1::AgentTask>& tasks);
 // Cancels what runs, restores the previous release, then records the end (plan null: nothing
 // was dispatched).
 void abort(Ctx& c, const Plan* plan);

@@ -79,6 +79,27 @@ TEST_F(DeploymentE2E, CanaryAboveItsErrorRateLimitFailsAndV1TakesTheTrafficBack)
   EXPECT_EQ(after.failures(), 0) << after.last_failure();
 }
 
+TEST_F(DeploymentE2E, AReleaseItsServersCannotRunFailsInProvisioningAndMovesNothing) {
+  publish("v1");
+  ASSERT_EQ(wait_end(deploy()).status(), v1::DEPLOYMENT_STATUS_SUCCESS);
+  web_command_ = dir_ + "/not-installed/web";  // v2's web command is not on the servers
+  publish("v2");
+  Load load(front_);
+  const auto failed = wait_end(deploy());
+  load.stop();
+  ASSERT_EQ(failed.status(), v1::DEPLOYMENT_STATUS_FAILED) << failed.ShortDebugString();
+  EXPECT_EQ(failed.failure().cause(), v1::STATUS_CHANGE_CAUSE_AGENT_ERROR)
+      << failed.failure().ShortDebugString();
+  EXPECT_EQ(failed.failure().step_kind(), v1::STEP_KIND_PROVISION);
+  EXPECT_THAT(failed.failure().reason(), HasSubstr("preparing server "));
+  EXPECT_THAT(failed.failure().reason(),
+              HasSubstr("service web: cannot execute " + web_command_ + ": No such file"));
+  EXPECT_EQ(load.failures(), 0) << load.last_failure();
+  EXPECT_EQ(count("v2"), 0u) << "nothing of v2 may start";
+  EXPECT_EQ(count("v1"), 3u);
+  EXPECT_THAT(front_get(front_), HasSubstr(marker_ + "-v1"));
+}
+
 TEST_F(DeploymentE2E, AutoRollbackAfterAFailureRestoresV1) {
   publish("v1");
   ASSERT_EQ(wait_end(deploy()).status(), v1::DEPLOYMENT_STATUS_SUCCESS);

@@ -148,7 +148,8 @@ class DeploymentE2E : public AgentE2E {
       auto* s = req.add_services();
       s->set_name(name);
       s->set_image("axion.local/test-service:1");
-      s->add_command(AXION_TEST_SERVICE_BIN);
+      s->add_command(name == "web" && !web_command_.empty() ? web_command_
+                                                            : AXION_TEST_SERVICE_BIN);
       s->add_args("--version");
       s->add_args(marker_ + "-" + version);
       s->set_replicas(static_cast<std::uint32_t>(replicas));
@@ -235,6 +236,7 @@ class DeploymentE2E : public AgentE2E {
   }
 
   std::string dir_, marker_, project_id_;
+  std::string web_command_;  // web's command in what publish() sends; empty: the test service
   int front_ = 0;
   std::vector<std::string> servers_;
   std::vector<std::unique_ptr<AgentProcess>> agents_running_;

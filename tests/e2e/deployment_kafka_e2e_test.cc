@@ -27,14 +27,17 @@ class KafkaDeploymentE2E : public DeploymentE2E {
                   "AXION_VIEWS_SCHEMA=deploy_e2e_" + std::to_string(getpid()),
                   "AXION_INSTANCE_ID=" + id, "AXION_KAFKA_TIMEOUT_MS=6000"};
     DeploymentE2E::SetUp();
+    // The broker outlives test runs: clusters of earlier runs are still there.
+    in_cluster_.set_cluster_id(cluster_id_);
   }
+  v1::DeployOptions in_cluster_;
 };
 
 TEST_F(KafkaDeploymentE2E, CanaryThenAKilledServerOnKafkaAndPostgres) {
   EXPECT_THAT(server_->log(), HasSubstr("(cluster mode)"));
   EXPECT_THAT(server_->log(), HasSubstr("opening the views (PostgreSQL schema"));
   publish("v1");
-  const auto first = wait_end(deploy());
+  const auto first = wait_end(deploy({}, in_cluster_));
   ASSERT_EQ(first.status(), v1::DEPLOYMENT_STATUS_SUCCESS) << first.ShortDebugString();
   EXPECT_EQ(count("v1"), 3u);
 
@@ -44,7 +47,7 @@ TEST_F(KafkaDeploymentE2E, CanaryThenAKilledServerOnKafkaAndPostgres) {
   canary.mutable_canary()->mutable_bake_time()->set_nanos(300'000'000);
   canary.mutable_canary()->set_max_error_rate(0.01);
   Load load(front_);
-  const auto second = wait_end(deploy(canary));
+  const auto second = wait_end(deploy(canary, in_cluster_));
   std::this_thread::sleep_for(milliseconds(300));
   load.stop();
   ASSERT_EQ(second.status(), v1::DEPLOYMENT_STATUS_SUCCESS) << second.ShortDebugString();
@@ -54,7 +57,7 @@ TEST_F(KafkaDeploymentE2E, CanaryThenAKilledServerOnKafkaAndPostgres) {
   EXPECT_TRUE(eventually([&] { return count("v1") == 0; })) << "v1 instances left running";
 
   publish("v3");
-  const std::string id = deploy();
+  const std::string id = deploy({}, in_cluster_);
   ASSERT_TRUE(eventually([&] { return count("v3") >= 1; }, milliseconds(30000))) << server_->log();
   server_.reset();  // kill -9 mid-deployment
   server_ = std::make_unique<ServerProcess>(server_env_);

@@ -170,6 +170,60 @@ TEST_F(ProcessRuntimeTest, HealthyStartSucceedsAndServes) {
   EXPECT_TRUE(running[0].healthy());
 }
 
+TEST_F(ProcessRuntimeTest, PrepareResolvesCommandsCreatesWorkdirsAndNamesEveryProblem) {
+  v1::Task t;
+  t.set_task_id("p1");
+  t.set_kind(v1::TASK_KIND_PREPARE_INFRA);
+  auto* prepare = t.mutable_spec()->mutable_prepare();
+  auto* web = prepare->add_services();
+  web->set_service("web");
+  web->add_argv(AXION_TEST_SERVICE_BIN);
+  web->set_workdir(dir_ + "/srv/web/data");
+  auto* api = prepare->add_services();
+  api->set_service("api");
+  api->add_argv("sh");  // found in the PATH the instance gets
+  api->add_argv("-c");
+  prepare->set_min_free_disk_mb(1);
+  runtime().start(t, sink_);
+  const auto ready = sink_.wait_for("p1");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->state(), v1::TASK_STATE_SUCCEEDED) << ready->detail();
+  EXPECT_NE(ready->detail().find("created " + dir_ + "/srv/web/data"), std::string::npos)
+      << ready->detail();
+  EXPECT_NE(ready->detail().find("api (/"), std::string::npos) << ready->detail();
+  EXPECT_TRUE(std::filesystem::is_directory(dir_ + "/srv/web/data"));
+  EXPECT_TRUE(runtime().running().empty()) << "preparing starts nothing";
+
+  // Every problem at once, so a person fixes them in one go; nothing is created for them.
+  auto bad = t;
+  bad.set_task_id("p2");
+  auto* spec = bad.mutable_spec()->mutable_prepare();
+  spec->mutable_services(0)->set_argv(0, "/opt/nowhere/web");
+  spec->mutable_services(0)->set_workdir(dir_ + "/never");
+  spec->mutable_services(1)->set_argv(0, "no-such-program-axion");
+  (*spec->mutable_services(1)->mutable_env())["PATH"] = "/nonexistent";
+  auto* image = spec->add_services();
+  image->set_service("db");
+  image->set_image("postgres:15");
+  auto* relative = spec->add_services();
+  relative->set_service("worker");
+  relative->add_argv("sh");
+  relative->set_workdir("data/worker");
+  spec->set_min_free_disk_mb(1ull << 40);  // a petabyte
+  runtime().start(bad, sink_);
+  const auto refused = sink_.wait_for("p2");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->state(), v1::TASK_STATE_FAILED);
+  for (const char* why :
+       {"service web: cannot execute /opt/nowhere/web", "service api: command "
+        "'no-such-program-axion' not found in PATH (/nonexistent)",
+        "service db: the process runtime runs commands, not images",
+        "service worker: the working directory 'data/worker' is not an absolute path",
+        "MiB free, the release needs 1099511627776 MiB"})
+    EXPECT_NE(refused->detail().find(why), std::string::npos) << why << "\n" << refused->detail();
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/never"));
+}
+
 TEST_F(ProcessRuntimeTest, RefusesImagesAndEmptyArgv) {
   auto image = start_task("t1", "web-1");
   image.mutable_spec()->mutable_process()->set_image("nginx:1");

@@ -114,6 +114,19 @@ TEST(AgentTaskChecks, RefuseWhatNoAgentCouldRunNamingTheField) {
   bad.mutable_task()->mutable_spec()->mutable_proxy()->set_listen_port(70000);
   EXPECT_EQ(check_agent_task(bad).field(), "task.spec.proxy.listen_port");
   bad = task("t1");
+  bad.mutable_task()->set_kind(v1::TASK_KIND_PREPARE_INFRA);
+  EXPECT_EQ(check_agent_task(bad).field(), "task.spec.prepare.services");  // names none
+  bad.mutable_task()->mutable_spec()->mutable_prepare()->add_services()->set_service("a b");
+  EXPECT_EQ(check_agent_task(bad).field(), "task.spec.prepare.services.service");
+  bad.mutable_task()->mutable_spec()->mutable_prepare()->mutable_services(0)->set_service("web");
+  EXPECT_TRUE(check_agent_task(bad).ok());
+  bad = task("t1");
+  bad.mutable_task()->set_kind(v1::TASK_KIND_REPORT_TRAFFIC);
+  bad.mutable_task()->mutable_spec()->mutable_proxy()->set_service("web");
+  EXPECT_EQ(check_agent_task(bad).field(), "task.spec.proxy.backends");
+  bad.mutable_task()->mutable_spec()->mutable_proxy()->add_backends()->set_instance_id("$(x)");
+  EXPECT_EQ(check_agent_task(bad).field(), "task.spec.proxy.backends.instance_id");
+  bad = task("t1");
   bad.mutable_task()->set_kind(v1::TASK_KIND_UNSPECIFIED);
   EXPECT_EQ(check_agent_task(bad).field(), "task.task.kind");
 }

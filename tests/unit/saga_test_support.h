@@ -100,4 +100,14 @@ inline std::string v1_live_v2_published(SagaSim& sim) {
   return v1_id;
 }
 
+// v1 of shop() live with web at one replica, v2 (web's VERSION changed) published.
+inline void one_web_replica(SagaSim& sim) {
+  v1::GraphVersion g = shop("v1");
+  g.mutable_services(1)->set_replicas(1);
+  ASSERT_OK(sim.publish(g));
+  ASSERT_TRUE(sim.settle(sim.deploy()));
+  (*g.mutable_services(1)->mutable_env())["VERSION"] = "v2";
+  ASSERT_OK(sim.publish(g));
+}
+
 }  // namespace axion::sagas::testing_support

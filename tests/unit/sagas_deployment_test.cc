@@ -155,12 +155,7 @@ TEST(DeploymentSaga, CanaryWithManualPromotionHoldsUntilPromoted) {
 
 TEST(DeploymentSaga, CanaryWeightsSplitTheProxyTraffic) {
   SagaSim sim(1);
-  v1::GraphVersion g = shop("v1");
-  g.mutable_services(1)->set_replicas(1);
-  ASSERT_OK(sim.publish(g));
-  ASSERT_TRUE(sim.settle(sim.deploy()));
-  (*g.mutable_services(1)->mutable_env())["VERSION"] = "v2";
-  ASSERT_OK(sim.publish(g));
+  one_web_replica(sim);
   v1::Strategy canary;
   canary.mutable_canary()->add_weights(25);
   const std::string id = sim.deploy(canary);

@@ -28,16 +28,6 @@ std::vector<std::uint32_t> new_shares(const SagaSim& sim, const std::string& dep
   return out;
 }
 
-// v1 live with web at one replica on srv-1, v2 published.
-void one_web_replica(SagaSim& sim) {
-  v1::GraphVersion g = shop("v1");
-  g.mutable_services(1)->set_replicas(1);
-  ASSERT_OK(sim.publish(g));
-  ASSERT_TRUE(sim.settle(sim.deploy()));
-  (*g.mutable_services(1)->mutable_env())["VERSION"] = "v2";
-  ASSERT_OK(sim.publish(g));
-}
-
 std::int64_t ms(const v1::EventEnvelope& e) {
   return TimeUtil::TimestampToMilliseconds(e.occurred_at());
 }

@@ -123,6 +123,7 @@ std::vector<std::string> server_env(const std::string& data_dir, int http_port, 
   env.push_back("AXION_HTTP_ADDR=127.0.0.1:" + std::to_string(http_port));
   env.push_back("AXION_GRPC_ADDR=127.0.0.1:" + std::to_string(grpc_port));
   env.push_back(std::string("AXION_API_TOKENS=bench=") + kApiToken);
+  env.push_back("AXION_MASTER_KEY=bench=YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nISE=");
   env.push_back("AXION_AGENT_HEARTBEAT_MS=" + std::to_string(heartbeat_ms));
   env.push_back("AXION_AGENT_OFFLINE_AFTER_MS=" + std::to_string(3 * heartbeat_ms));
   // The per-user server quota (per cluster) is a product limit, not what this bench measures.

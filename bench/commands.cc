@@ -300,6 +300,7 @@ std::vector<Row> bench_mode(const std::string& mode, const Options& o) {
   config.grpc_addr = "127.0.0.1:0";
   config.instance_id = "bench-" + run;
   config.api_tokens = {{"bench", infra::gateway::token_digest(kToken)}};
+  config.master_key = "bench=YmVuY2gtbWFzdGVyLWtleS0zMi1ieXRlcy1sb25nISE=";
   config.max_deployments_per_project = 1 << 30;
   if (o.views == "postgres") {
     config.database_url = o.database_url;

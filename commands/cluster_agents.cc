@@ -49,15 +49,38 @@ Status validate_host_facts(const v1::HostFacts& h) {
 
 }  // namespace
 
-// Accepted without an event: infrastructure.proto has no "connection test requested" event,
-// and the test is a request/response the caller waits for. The processor runs it over SSH and
-// records ServerConnectionTested (and HostKeyPinned when pin_host_key is set and none is).
+// The gateway runs the test over SSH and records what it found with this command:
+// ServerConnectionTested, and HostKeyPinned when pin_host_key is set, none is pinned yet and the
+// test saw a key (trust on first use). A report of another key than the pinned one is refused:
+// the pin changes only by clearing it (ConfigureServer of the connection settings).
 Result<Decision> decide(const ClusterState& state, const v1::TestServerConnection& cmd,
                         const CommandContext&) {
   auto found = require_server(state, cmd.server_id());
   if (!found.ok()) return found.status();
-  AXION_RETURN_IF_ERROR(require_ssh(**found));
-  return Decision{};
+  const ServerState& s = **found;
+  AXION_RETURN_IF_ERROR(require_ssh(s));
+  if (!cmd.has_report()) return Decision{};
+  const v1::ServerReport& r = cmd.report();
+  if (r.ByteSizeLong() > 64 * 1024) return invalid_field("report", "a report is at most 64 KiB");
+  const std::string& seen = r.host_key_fingerprint();
+  if (!seen.empty() && !s.host_key_fingerprint.empty() && seen != s.host_key_fingerprint) {
+    return failed_precondition("server " + describe(s) + " presented host key " + seen +
+                               ", not the pinned " + s.host_key_fingerprint);
+  }
+  v1::ServerConnectionTested tested;
+  tested.set_server_id(s.server_id);
+  tested.set_cluster_id(state.cluster_id);
+  *tested.mutable_report() = r;
+  Decision d = emit(tested);
+  if (cmd.pin_host_key() && s.host_key_fingerprint.empty() && !seen.empty()) {
+    v1::HostKeyPinned pinned;
+    pinned.set_server_id(s.server_id);
+    pinned.set_cluster_id(state.cluster_id);
+    pinned.set_fingerprint(seen);
+    pinned.set_algorithm(r.host_key_algorithm());
+    d.events.emplace_back().PackFrom(pinned);
+  }
+  return d;
 }
 
 Result<Decision> decide(const ClusterState& state, const v1::InstallAgent& cmd,

@@ -443,7 +443,9 @@ v1::Server server_row(const commands::ServerState& s, const std::string& cluster
   out.set_port(s.port);
   out.set_ssh_user(s.ssh_user);
   out.set_auth_kind(s.auth_kind);
-  // credential: never in a view
+  // The sealed credential (ciphertext only) is kept for the gateway's SSH work; query answers
+  // clear it (ViewQueries).
+  *out.mutable_credential() = s.credential;
   out.set_host_key_fingerprint(s.host_key_fingerprint);
   out.set_status(s.status);
   *out.mutable_labels() = google::protobuf::Map<std::string, std::string>(s.labels.begin(),

@@ -1,5 +1,7 @@
 #include "projections/queries.h"
 
+#include <set>
+
 #include <functional>
 
 #include "projections/projector.h"
@@ -297,10 +299,33 @@ Result<v1::ListClusterServersResponse> ViewQueries::list_cluster_servers(
   for (const auto& row : listed->first) {
     auto s = parse<v1::Server>(row);
     if (!s.ok()) return s.status();
+    s->clear_credential();  // never in an answer, sealed or not
     *out.add_servers() = std::move(s).value();
   }
   out.set_next_page_token(listed->second);
   return out;
+}
+
+Result<v1::Server> ViewQueries::server_with_credential(const std::string& server_id) {
+  return get_one<v1::Server>(store_, Table::kServers, server_id, "server", "server_id");
+}
+
+Result<std::set<std::string>> ViewQueries::credential_key_ids() {
+  std::set<std::string> out;
+  Query query;
+  query.table = Table::kServers;
+  query.newest_first = false;
+  query.limit = 1000;
+  while (true) {
+    auto listed = store_.list(query);
+    if (!listed.ok()) return listed.status();
+    for (const auto& row : listed->rows) {
+      auto s = parse<v1::Server>(row);
+      if (s.ok() && !s->credential().key_id().empty()) out.insert(s->credential().key_id());
+    }
+    if (!listed->next) return out;
+    query.after = listed->next;
+  }
 }
 
 Result<v1::GetAgentStatusResponse> ViewQueries::agent_status(const std::string& server_id) {

@@ -7,6 +7,7 @@
 // refused instead of silently skipping rows.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,12 @@ class ViewQueries {
   Result<axion::v1::ListClusterServersResponse> list_cluster_servers(
       const axion::v1::ListClusterServersRequest& request);
   Result<axion::v1::GetAgentStatusResponse> agent_status(const std::string& server_id);
+  // The server's row with its sealed credential — for the gateway's SSH work, never for an
+  // answer. NOT_FOUND for an unknown server.
+  Result<axion::v1::Server> server_with_credential(const std::string& server_id);
+  // The key ids of every sealed credential in the views (the start-up check that
+  // AXION_MASTER_KEY can open them).
+  Result<std::set<std::string>> credential_key_ids();
 
   // A project's audit entries in log order, after `after_sequence`, at most `limit`.
   Result<std::vector<axion::v1::AuditEntry>> audit(const std::string& project_id,

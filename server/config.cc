@@ -9,6 +9,8 @@
 #include <set>
 #include <string_view>
 
+#include "infra/crypto/secret_sealer.h"
+
 namespace axion::server {
 
 namespace {
@@ -151,6 +153,17 @@ Result<ServerConfig> server_config_from_env() {
     return invalid_argument("AXION_AGENT_ADDR='" + c.agent_addr +
                             "' is not a loopback address: agent credentials cross it, so set "
                             "AXION_AGENT_TLS_CERT and AXION_AGENT_TLS_KEY for TLS");
+  }
+  if (const char* v = env("AXION_MASTER_KEY"); v && *v) {
+    c.master_key = v;
+  } else {
+    return invalid_argument(
+        "AXION_MASTER_KEY is not set: axion-server seals SSH credentials with it. Make one with "
+        "echo \"k1=$(head -c 32 /dev/urandom | base64)\", keep it safe (the credentials cannot "
+        "be opened without it) and set it for every axion-server");
+  }
+  if (auto sealer = infra::crypto::SecretSealer::from_spec(c.master_key); !sealer.ok()) {
+    return sealer.status();
   }
   if (const char* v = env("AXION_INSTANCE_ID")) {
     c.instance_id = v;

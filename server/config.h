@@ -55,6 +55,10 @@ struct ServerConfig {
   std::string agent_tls_cert;
   std::string agent_tls_key;
 
+  // AXION_MASTER_KEY (required): "<key id>=<base64 of 32 bytes>[,...]" — SSH credentials are
+  // sealed with the first key, opened with any (infra/crypto/secret_sealer.h).
+  std::string master_key;
+
   bool embedded() const { return kafka_brokers.empty(); }
   std::string log_dir() const;       // the embedded log's directory
   std::string snapshot_dir() const;  // this instance's snapshot store

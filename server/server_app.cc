@@ -68,6 +68,48 @@ ServerApp::ServerApp(ServerConfig config) : config_(std::move(config)) {}
 
 ServerApp::~ServerApp() { stop(); }
 
+// The master key ring; a key the stored credentials were sealed with but the ring lacks (or
+// holds differently) stops the start, naming the key: a wrong AXION_MASTER_KEY must not go
+// unnoticed until a connection test.
+Status ServerApp::open_sealer() {
+  if (config_.master_key.empty()) {
+    return invalid_argument("AXION_MASTER_KEY is not set: axion-server seals SSH credentials "
+                            "with it");
+  }
+  auto sealer = infra::crypto::SecretSealer::from_spec(config_.master_key);
+  if (!sealer.ok()) return sealer.status();
+  sealer_ = std::make_unique<infra::crypto::SecretSealer>(std::move(sealer).value());
+  auto used = queries_->credential_key_ids();
+  if (!used.ok()) return used.status();
+  // A key of the ring under a stored id but with other bytes is certainly the wrong key; a ring
+  // that opens none of the stored keys is too. Keys merely missing (rotated out, or of data this
+  // ring never sealed) are named in a warning: their servers' SSH work will say so.
+  std::vector<std::string> missing;
+  bool any_opens = false;
+  for (const auto& id : *used) {
+    const Status s = sealer_->can_open(id);
+    if (s.ok()) {
+      any_opens = true;
+    } else if (sealer_->holds_name_of(id)) {
+      return failed_precondition("AXION_MASTER_KEY cannot open the stored SSH credentials: " +
+                                 s.message());
+    } else if (infra::crypto::SecretSealer::is_sealed_key_id(id)) {
+      missing.push_back(id);
+    }
+  }
+  if (!missing.empty() && !any_opens) {
+    return failed_precondition(
+        "AXION_MASTER_KEY holds none of the keys the stored SSH credentials were sealed with (" +
+        missing.front() + (missing.size() > 1 ? ", ..." : "") +
+        "): wrong master key? Set the key these credentials were sealed with");
+  }
+  for (const auto& id : missing)
+    spdlog::warn("AXION_MASTER_KEY lacks key {}: the credentials sealed with it cannot be opened",
+                 id);
+  spdlog::info("secrets are sealed with key {}", sealer_->sealing_key_id());
+  return ok_status();
+}
+
 Status ServerApp::start() {
   started_at_s_ = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
@@ -113,6 +155,7 @@ Status ServerApp::start() {
   tokens_ = std::make_unique<infra::gateway::ApiTokens>(config_.api_tokens);
   gateway_ = std::make_unique<infra::gateway::CommandGateway>(*bus_, *tokens_);
   AXION_RETURN_IF_ERROR(start_views());
+  AXION_RETURN_IF_ERROR(open_sealer());
   project_service_ =
       std::make_unique<infra::gateway::ProjectServiceImpl>(*gateway_, query_gateway_.get());
   deployment_service_ =
@@ -120,6 +163,7 @@ Status ServerApp::start() {
                                                               log_.get());
   infrastructure_service_ = std::make_unique<infra::gateway::InfrastructureServiceImpl>(
       *gateway_, query_gateway_.get());
+  infrastructure_service_->set_sealer(sealer_.get());
   infra::gateway::AgentHubOptions hub_options;
   hub_options.offline_after = config_.agent_offline_after;
   hub_options.heartbeat_interval = config_.agent_heartbeat;

@@ -21,6 +21,7 @@
 #include "infra/grpc/agent_task_relay.h"
 #include "infra/grpc/agent_task_service.h"
 #include "infra/grpc/deployment_service.h"
+#include "infra/crypto/secret_sealer.h"
 #include "infra/grpc/infrastructure_service.h"
 #include "infra/grpc/project_service.h"
 #include "infra/grpc/query_gateway.h"
@@ -62,6 +63,7 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
  private:
   Status ready() const;
   Status start_views();
+  Status open_sealer();
   projections::ProjectorOptions projector_options() const;
   // The view store at `where`: a PostgreSQL schema with DATABASE_URL, else a RocksDB directory.
   Result<std::shared_ptr<projections::ViewStore>> open_views(const std::string& where);
@@ -90,6 +92,7 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   std::unique_ptr<infra::gateway::AdminServiceImpl> admin_service_;
   std::unique_ptr<projections::ProjectionProcessor> projection_;
   std::unique_ptr<projections::ViewQueries> queries_;
+  std::unique_ptr<infra::crypto::SecretSealer> sealer_;
   std::unique_ptr<infra::gateway::QueryGateway> query_gateway_;
   std::unique_ptr<infra::gateway::ProjectServiceImpl> project_service_;
   std::unique_ptr<infra::gateway::DeploymentServiceImpl> deployment_service_;

@@ -123,6 +123,22 @@ const SecretSealer::Key* SecretSealer::find(std::string_view key_id) const {
   return nullptr;
 }
 
+bool SecretSealer::holds_name_of(std::string_view key_id) const {
+  const std::string_view name = key_id.substr(0, key_id.find('.'));
+  for (const auto& k : keys_)
+    if (std::string_view(k.id).substr(0, k.id.find('.')) == name) return true;
+  return false;
+}
+
+bool SecretSealer::is_sealed_key_id(std::string_view key_id) {
+  const auto dot = key_id.find('.');
+  if (dot == std::string_view::npos || !is_key_name(key_id.substr(0, dot))) return false;
+  const std::string_view check = key_id.substr(dot + 1);
+  return check.size() == 8 && std::all_of(check.begin(), check.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 Status SecretSealer::can_open(std::string_view key_id) const {
   if (find(key_id)) return ok_status();
   const std::string id(key_id);

@@ -39,6 +39,11 @@ class SecretSealer {
   // OK if this ring can open secrets sealed with `key_id` (as found in a SealedSecret).
   Status can_open(std::string_view key_id) const;
 
+  // Whether the ring has a key named as `key_id`'s name (whatever its check).
+  bool holds_name_of(std::string_view key_id) const;
+  // Whether `key_id` has the "<id>.<8 hex check>" form a SecretSealer gives.
+  static bool is_sealed_key_id(std::string_view key_id);
+
   // The id new secrets are sealed with ("<id>.<check>").
   const std::string& sealing_key_id() const { return keys_.front().id; }
 

@@ -73,7 +73,7 @@ Result<Call> CommandGateway::begin(const ::grpc::ServerContextBase* context,
     actor = tokens_.authenticate(std::string_view(it->second.data(), it->second.size()));
   }
   if (!actor) return Status(StatusCode::kUnauthenticated, std::string(kUnauthenticatedMessage));
-  Call call{context, *actor, request_key};
+  Call call{context, *actor, request_key, context->deadline()};
   if (auto it = metadata.find("idempotency-key"); it != metadata.end()) {
     std::string from_metadata(it->second.data(), it->second.size());
     if (!request_key.empty() && request_key != from_metadata) {
@@ -104,7 +104,7 @@ Result<std::pair<axion::v1::CommandEnvelope, std::chrono::milliseconds>> Command
   using google::protobuf::util::TimeUtil;
   const auto now = std::chrono::system_clock::now();
   // An infinite deadline is time_point::max(); clamp before subtracting to avoid overflow.
-  const auto deadline = call.context->deadline();
+  const auto deadline = call.deadline;
   milliseconds wait = kMaxCommandWait;
   if (deadline < now + kMaxCommandWait) wait = duration_cast<milliseconds>(deadline - now);
   if (wait <= milliseconds(0)) {
@@ -169,6 +169,8 @@ class CommandReactor final : public ::grpc::ServerUnaryReactor {
 CommandCall::CommandCall() : state_(std::make_shared<detail::CallState>()) {
   state_->reactor = new CommandReactor(state_);
 }
+
+::grpc::ServerUnaryReactor* CommandCall::reactor() const { return state_->reactor; }
 
 ::grpc::ServerUnaryReactor* CommandCall::finish(const ::grpc::Status& status) {
   if (state_->claim()) state_->reactor->Finish(status);

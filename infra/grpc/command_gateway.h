@@ -49,6 +49,8 @@ struct Call {
   const ::grpc::ServerContextBase* context = nullptr;
   std::string actor;
   std::string idempotency_key;  // may be empty
+  // The client's deadline (copied: a call may be submitted after its context is gone).
+  std::chrono::system_clock::time_point deadline = std::chrono::system_clock::time_point::max();
 };
 
 class CommandGateway {
@@ -107,6 +109,9 @@ class CommandCall {
 
   ::grpc::ServerUnaryReactor* finish(const ::grpc::Status& status);
   ::grpc::ServerUnaryReactor* finish(const Status& status) { return finish(to_grpc(status)); }
+  // The call's reactor, for a handler that answers later (from another thread) with finish or
+  // submit.
+  ::grpc::ServerUnaryReactor* reactor() const;
 
   // `answer(const CommandResult&)` fills the response; it runs only if the command was accepted
   // and the call is still open. If it returns a grpc::Status, the call ends with that status.

@@ -1,7 +1,7 @@
 // Cluster and server commands. Ids of new clusters and servers are assigned here; server
-// commands are addressed to their cluster (aggregate id and partition key). Plaintext SSH
-// credentials are refused until the gateway can seal them (issue 8), so no secret is ever
-// queued or stored in the clear.
+// commands are addressed to their cluster (aggregate id and partition key). SSH credentials are
+// sealed here (infra/grpc/server_ssh.cc) before the command is queued, so no secret is ever
+// queued or stored in the clear; TestServerConnection is in server_ssh.cc too.
 #include "infra/grpc/infrastructure_service.h"
 
 namespace axion::infra::gateway {
@@ -9,11 +9,6 @@ namespace axion::infra::gateway {
 namespace v1 = axion::v1;
 
 namespace {
-
-bool carries_credential(const v1::ConfigureServerRequest& r) {
-  return r.has_credential();
-}
-bool carries_credential(const v1::CreateServerRequest& r) { return r.has_credential(); }
 
 Status require_server(const std::string& cluster_id, const std::string& server_id) {
   AXION_RETURN_IF_ERROR(require_id("cluster_id", cluster_id));
@@ -89,10 +84,6 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   auto call = gateway_.begin(context, request->idempotency_key());
   if (!call.ok()) return rpc.finish(call.status());
   if (auto s = require_id("cluster_id", request->cluster_id()); !s.ok()) return rpc.finish(s);
-  if (carries_credential(*request)) {
-    return rpc.finish(
-        ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION, std::string(kCredentialsNotYet)));
-  }
   v1::CreateServer command;
   command.set_server_id(new_uuid());
   command.set_cluster_id(request->cluster_id());
@@ -100,9 +91,15 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   command.set_host(request->host());
   command.set_port(request->port());
   command.set_ssh_user(request->ssh_user());
-  // No SSH settings until credentials can be sealed: such a server is reached through an agent
+  // Without a credential the server has no SSH settings: it is reached through an agent
   // installed by hand with a registration token (CreateAgentRegistrationToken).
   command.set_auth_kind(v1::SSH_AUTH_KIND_UNSPECIFIED);
+  if (request->has_credential()) {
+    auto sealed = seal_ssh_credential(sealer_, request->credential(), command.server_id());
+    if (!sealed.ok()) return rpc.finish(sealed.status());
+    command.set_auth_kind(sealed->first);
+    *command.mutable_credential() = std::move(sealed->second);
+  }
   *command.mutable_labels() = request->labels();
   return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
                     [response, server_id = command.server_id()](const v1::CommandResult& result) {
@@ -121,10 +118,6 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
     return rpc.finish(s);
   }
-  if (carries_credential(*request)) {
-    return rpc.finish(
-        ::grpc::Status(::grpc::StatusCode::FAILED_PRECONDITION, std::string(kCredentialsNotYet)));
-  }
   v1::ConfigureServer command;
   command.set_server_id(request->server_id());
   command.set_name(request->name());
@@ -133,15 +126,24 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   command.set_ssh_user(request->ssh_user());
   *command.mutable_labels() = request->labels();
   *command.mutable_update_mask() = request->update_mask();
+  if (request->has_credential()) {
+    auto sealed = seal_ssh_credential(sealer_, request->credential(), request->server_id());
+    if (!sealed.ok()) return rpc.finish(sealed.status());
+    command.set_auth_kind(sealed->first);
+    *command.mutable_credential() = std::move(sealed->second);
+  }
   if (request->update_mask().paths_size() == 0) {
-    // "Empty = all" cannot include auth_kind and credential, which this request cannot carry
-    // yet: change the fields the caller set.
+    // "Empty = all" would clear what the caller left out: change the fields the caller set.
     auto* mask = command.mutable_update_mask();
     if (!request->name().empty()) mask->add_paths("name");
     if (!request->host().empty()) mask->add_paths("host");
     if (request->port() != 0) mask->add_paths("port");
     if (!request->ssh_user().empty()) mask->add_paths("ssh_user");
     if (!request->labels().empty()) mask->add_paths("labels");
+    if (request->has_credential()) {
+      mask->add_paths("auth_kind");
+      mask->add_paths("credential");
+    }
     if (mask->paths_size() == 0) {
       return rpc.finish(invalid_field("update_mask", "the request changes nothing: set a field"));
     }
@@ -192,25 +194,6 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
                     [response, request](const v1::CommandResult& result) {
                       response->set_server_id(request->server_id());
-                      copy_positions(result, response->mutable_positions());
-                    });
-}
-
-::grpc::ServerUnaryReactor* InfrastructureServiceImpl::TestServerConnection(
-    ::grpc::CallbackServerContext* context, const v1::TestServerConnectionRequest* request,
-    v1::TestServerConnectionResponse* response) {
-  CommandCall rpc;
-  auto call = gateway_.begin(context, request->idempotency_key());
-  if (!call.ok()) return rpc.finish(call.status());
-  if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
-    return rpc.finish(s);
-  }
-  v1::TestServerConnection command;
-  command.set_server_id(request->server_id());
-  command.set_pin_host_key(request->pin_host_key());
-  // Accepted as a command; the report arrives when the SSH executor runs it (a later issue).
-  return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
-                    [response](const v1::CommandResult& result) {
                       copy_positions(result, response->mutable_positions());
                     });
 }

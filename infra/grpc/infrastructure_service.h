@@ -4,16 +4,24 @@
 // views through the QueryGateway.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <utility>
+
 #include "axion/v1/infrastructure.grpc.pb.h"
+#include "infra/crypto/secret_sealer.h"
 #include "infra/grpc/agent_hub.h"
 #include "infra/grpc/command_gateway.h"
 #include "infra/grpc/query_gateway.h"
 
 namespace axion::infra::gateway {
 
-// The refusal for plaintext SSH credentials until sealing exists (AXION_MASTER_KEY).
-inline constexpr std::string_view kCredentialsNotYet =
-    "server credentials cannot be stored yet: sealing arrives with AXION_MASTER_KEY support";
+// How long TestServerConnection waits for a server: TCP connect and SSH handshake, then each
+// SSH operation; at most this many tests run at once (RESOURCE_EXHAUSTED beyond).
+inline constexpr std::chrono::milliseconds kSshConnectTimeout{10000};
+inline constexpr std::chrono::milliseconds kSshIoTimeout{30000};
+inline constexpr int kMaxConcurrentSshTests = 16;
 
 // The command RPCs are on gRPC's callback API (CommandCall); the queries are synchronous.
 using InfrastructureServiceBase =
@@ -79,16 +87,44 @@ class InfrastructureServiceImpl final : public InfrastructureServiceBase {
                                     axion::v1::ListClusterServersResponse*) override;
   ::grpc::Status GetAgentStatus(::grpc::ServerContext*, const axion::v1::GetAgentStatusRequest*,
                                 axion::v1::GetAgentStatusResponse*) override;
+  // The graph version's needs and, with a cluster_id, whether the cluster has room
+  // (sagas/system_requirements.h).
+  ::grpc::Status CalculateSystemRequirements(
+      ::grpc::ServerContext*, const axion::v1::CalculateSystemRequirementsRequest*,
+      axion::v1::CalculateSystemRequirementsResponse*) override;
 
   // GetAgentStatus adds what the hub knows in memory (connected, last heartbeat, load);
   // RevokeAgentCredentials ends the revoked agent's stream if this server holds it.
   // REQUIRES: `hub` outlives the service; set before serving.
   void set_agent_hub(AgentHub* hub) { hub_ = hub; }
+  // CreateServer and ConfigureServer seal SSH credentials with it; TestServerConnection opens
+  // them. Without one, requests carrying a credential are FAILED_PRECONDITION.
+  // REQUIRES: outlives the service; set before serving.
+  void set_sealer(const infra::crypto::SecretSealer* sealer) { sealer_ = sealer; }
+  // Waits for the connection tests still running.
+  ~InfrastructureServiceImpl() override;
 
  private:
+  // infra/grpc/server_ssh.cc: the SSH connection test, on a thread of its own.
+  void run_connection_test(CommandCall rpc, Call call, axion::v1::TestServerConnectionRequest request,
+                           axion::v1::TestServerConnectionResponse* response);
+
   const CommandGateway& gateway_;
   const QueryGateway* queries_;
   AgentHub* hub_ = nullptr;
+  const infra::crypto::SecretSealer* sealer_ = nullptr;
+  std::mutex tests_mu_;
+  std::condition_variable tests_done_;
+  int tests_running_ = 0;
 };
+
+// The SshCredential of a CreateServer or ConfigureServer request sealed for `server_id`, with
+// the auth kind it implies; INVALID_ARGUMENT (field "credential") for an empty or oversized one,
+// FAILED_PRECONDITION without a sealer.
+Result<std::pair<axion::v1::SshAuthKind, axion::v1::SealedSecret>> seal_ssh_credential(
+    const infra::crypto::SecretSealer* sealer, const axion::v1::SshCredential& credential,
+    const std::string& server_id);
+// What a server's sealed credential is bound to (the sealer's associated data).
+std::string ssh_credential_binding(const std::string& server_id);
 
 }  // namespace axion::infra::gateway

@@ -18,6 +18,12 @@ Status QueryGateway::begin(
     ::grpc::ServerContext* context,
     const google::protobuf::RepeatedPtrField<axion::v1::LogPosition>& min_positions) const {
   AXION_RETURN_IF_ERROR(begin(context));
+  return wait_for(min_positions, context->deadline());
+}
+
+Status QueryGateway::wait_for(
+    const google::protobuf::RepeatedPtrField<axion::v1::LogPosition>& min_positions,
+    std::chrono::system_clock::time_point deadline) const {
   if (min_positions.empty()) return ok_status();
   std::vector<events::LogPosition> positions;
   for (int i = 0; i < min_positions.size(); ++i) {
@@ -31,8 +37,7 @@ Status QueryGateway::begin(
   }
   const auto now = std::chrono::system_clock::now();
   const auto wait = std::min<std::chrono::system_clock::duration>(
-      std::max<std::chrono::system_clock::duration>(context->deadline() - now,
-                                                    std::chrono::milliseconds(0)),
+      std::max<std::chrono::system_clock::duration>(deadline - now, std::chrono::milliseconds(0)),
       kMaxQueryWait);
   return views_.wait_for(positions, std::chrono::steady_clock::now() + wait);
 }

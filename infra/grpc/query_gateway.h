@@ -31,6 +31,10 @@ class QueryGateway {
   Status begin(::grpc::ServerContext* context,
                const google::protobuf::RepeatedPtrField<axion::v1::LogPosition>& min_positions) const;
   Status begin(::grpc::ServerContext* context) const;
+  // Waits until the views applied `min_positions` (none: at once), until `deadline` capped at
+  // kMaxQueryWait; INVALID_ARGUMENT for a malformed position, DEADLINE_EXCEEDED in time.
+  Status wait_for(const google::protobuf::RepeatedPtrField<axion::v1::LogPosition>& min_positions,
+                  std::chrono::system_clock::time_point deadline) const;
 
   projections::ViewQueries& queries() const { return queries_; }
 

@@ -5,6 +5,7 @@
 #include "infra/grpc/deployment_service.h"
 #include "infra/grpc/infrastructure_service.h"
 #include "infra/grpc/project_service.h"
+#include "sagas/system_requirements.h"
 
 namespace axion::infra::gateway {
 
@@ -95,6 +96,32 @@ Status into(Result<T> result, Out* out) {
     v1::ListClusterServersResponse* response) {
   return answer_query(queries_, context, request->min_positions(), [&](ViewQueries& q) {
     return into(q.list_cluster_servers(*request), response);
+  });
+}
+
+::grpc::Status InfrastructureServiceImpl::CalculateSystemRequirements(
+    ::grpc::ServerContext* context, const v1::CalculateSystemRequirementsRequest* request,
+    v1::CalculateSystemRequirementsResponse* response) {
+  return answer_query(queries_, context, request->min_positions(), [&](ViewQueries& q) -> Status {
+    AXION_RETURN_IF_ERROR(require_id("project_id", request->project_id()));
+    auto graph = q.graph(request->project_id(), request->graph_version());
+    if (!graph.ok()) return graph.status();
+    std::vector<sagas::ServerCapacity> servers;
+    if (!request->cluster_id().empty()) {
+      AXION_RETURN_IF_ERROR(require_id("cluster_id", request->cluster_id()));
+      v1::ListClusterServersRequest page;
+      page.set_cluster_id(request->cluster_id());
+      page.set_page_size(500);
+      do {
+        auto listed = q.list_cluster_servers(page);
+        if (!listed.ok()) return listed.status();
+        for (const auto& s : listed->servers()) servers.push_back({s.name(), s.capacity()});
+        page.set_page_token(listed->next_page_token());
+      } while (!page.page_token().empty());
+    }
+    *response->mutable_requirements() = sagas::calculate_system_requirements(
+        *graph, request->strategy(), request->cluster_id().empty() ? nullptr : &servers);
+    return ok_status();
   });
 }
 

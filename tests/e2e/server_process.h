@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -28,6 +29,10 @@ namespace axion::testing {
 using std::chrono::milliseconds;
 
 // A running axion-server with its own environment; stderr goes to a file we can read.
+// The master key of the test servers (AXION_MASTER_KEY): 32 bytes, base64.
+inline const std::string kTestMasterKey =
+    "AXION_MASTER_KEY=test=dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLW9rISE=";
+
 class ServerProcess {
  public:
   explicit ServerProcess(std::vector<std::string> env_overrides) {
@@ -39,6 +44,12 @@ class ServerProcess {
       if (kv.rfind("KAFKA_BROKERS=", 0) == 0 || kv.rfind("DATABASE_URL=", 0) == 0) continue;
       env.push_back(kv);
     }
+    // axion-server needs a master key; tests that are about it pass their own (or an empty one).
+    const auto has_key = [](const std::vector<std::string>& list) {
+      return std::any_of(list.begin(), list.end(),
+                         [](const std::string& kv) { return kv.rfind("AXION_MASTER_KEY=", 0) == 0; });
+    };
+    if (!has_key(env) && !has_key(env_overrides)) env.push_back(kTestMasterKey);
     for (auto& kv : env_overrides) env.push_back(kv);
     std::vector<char*> envp;
     for (auto& kv : env) envp.push_back(kv.data());

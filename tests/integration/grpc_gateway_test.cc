@@ -48,6 +48,7 @@ class GrpcGateway : public ::testing::TestWithParam<std::string> {
     config.grpc_addr = "127.0.0.1:0";
     config.instance_id = unique_name("gw");
     config.api_tokens = {{"alice", infra::gateway::token_digest(kToken)}};
+    config.master_key = "gw=dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLW9rISE=";
     // The gateway alone: no saga moving the deployments these tests keep active and count.
     config.run_sagas = false;
     app_ = std::make_unique<server::ServerApp>(config);
@@ -283,16 +284,17 @@ TEST_P(GrpcGateway, BadInputsAreInvalidArgumentsNamingTheFieldAndAppendNothing) 
     EXPECT_EQ(projects_->RegisterProject(&ctx, req, &resp).error_code(),
               grpc::StatusCode::RESOURCE_EXHAUSTED);
   }
-  {  // Plaintext SSH credentials cannot be accepted before sealing exists.
+  {  // A credential that is not one is refused before anything is sealed or queued.
     grpc::ClientContext ctx;
     authorize(ctx);
     v1::CreateServerRequest req;
     req.set_cluster_id("c-1");
-    req.mutable_credential()->set_password("hunter2-hunter2");
+    req.mutable_credential()->set_private_key("hunter2-hunter2");
     v1::CreateServerResponse resp;
     auto s = infrastructure_->CreateServer(&ctx, req, &resp);
-    EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
-    EXPECT_THAT(s.error_message(), HasSubstr("AXION_MASTER_KEY"));
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(s.error_message(), HasSubstr("OpenSSH or PEM private key"));
+    EXPECT_THAT(s.error_message(), ::testing::Not(HasSubstr("hunter2")));
   }
   EXPECT_EQ(events_of(project).size(), before);
 }

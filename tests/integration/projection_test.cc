@@ -212,7 +212,8 @@ v1::CreateServer create_server(const std::string& cluster, const std::string& se
 }
 
 // The cluster row moves with every event of the cluster; a server's event renders that server
-// only, its neighbours' rows stay as they were; credentials never reach a view.
+// only, its neighbours' rows stay as they were; a credential is in a row only sealed, and
+// never in an answer.
 TEST_P(ReadSide, ClusterAndServerRowsFollowTheirOwnEvents) {
   const std::string cluster = unique_name("cl");
   const std::string web = unique_name("srv"), db = unique_name("srv");
@@ -256,8 +257,15 @@ TEST_P(ReadSide, ClusterAndServerRowsFollowTheirOwnEvents) {
   ASSERT_EQ(after.size(), 2u);
   for (const auto& [id, s] : after) {
     EXPECT_EQ(s.cluster_id(), cluster);
-    EXPECT_FALSE(s.has_credential()) << "a credential reached the view of " << id;
+    EXPECT_FALSE(s.has_credential()) << "a credential reached the answer about " << id;
   }
+  const auto sealed = queries_->server_with_credential(web);
+  ASSERT_TRUE(sealed.ok()) << sealed.status().to_string();
+  EXPECT_EQ(sealed->credential().ciphertext(),
+            create_server(cluster, web, "web-1", "10.0.0.1").credential().ciphertext());
+  const auto key_ids = queries_->credential_key_ids();
+  ASSERT_TRUE(key_ids.ok());
+  EXPECT_TRUE(key_ids->contains("kek-1"));
   const v1::Server& w = after.at(web);
   EXPECT_EQ(w.agent_status(), v1::AGENT_STATUS_ONLINE);
   EXPECT_EQ(w.agent_id(), "agent-web-1");

@@ -45,7 +45,7 @@ History with_agent(std::string* id) {
   return h;
 }
 
-TEST(TestServerConnection, IsAcceptedWithoutEvents) {
+TEST(TestServerConnection, WithoutAReportIsAcceptedWithoutEvents) {
   std::string id;
   History h = with_server(&id);
   v1::TestServerConnection t;
@@ -60,6 +60,44 @@ TEST(TestServerConnection, IsAcceptedWithoutEvents) {
   EXPECT_REFUSED(decide(h.state, t, ctx()), StatusCode::kInvalidArgument, "server_id");
   t.set_server_id(id);
   EXPECT_REFUSED(decide(ClusterState{}, t, ctx()), StatusCode::kNotFound, "");
+}
+
+TEST(TestServerConnection, RecordsTheReportAndPinsTheFirstKeySeen) {
+  std::string id;
+  History h = with_server(&id);
+  v1::TestServerConnection t;
+  t.set_server_id(id);
+  t.set_pin_host_key(true);
+  auto* r = t.mutable_report();
+  r->set_reachable(true);
+  r->set_authenticated(true);
+  r->set_arch("x86_64");
+  r->set_cpu_count(4);
+  r->set_memory_mb(8000);
+  r->set_disk_mb(50000);
+  r->set_host_key_fingerprint("SHA256:first");
+  r->set_host_key_algorithm("ssh-ed25519");
+  const Decision first = h.step(t, ctx("test-1"));
+  ASSERT_EQ(first.events.size(), 2u);
+  v1::HostKeyPinned pinned;
+  ASSERT_TRUE(first.events[1].UnpackTo(&pinned));
+  EXPECT_EQ(pinned.fingerprint(), "SHA256:first");
+  EXPECT_EQ(pinned.algorithm(), "ssh-ed25519");
+  const ServerState& s = h.state.servers.at(id);
+  EXPECT_EQ(s.host_key_fingerprint, "SHA256:first");
+  EXPECT_TRUE(s.tested);
+  EXPECT_EQ(s.capacity.cpu_millis, 4000u);
+  // Tested again: recorded, nothing pinned twice; another key is refused.
+  EXPECT_EQ(h.step(t, ctx("test-2")).events.size(), 1u);
+  r->set_host_key_fingerprint("SHA256:other");
+  EXPECT_REFUSED(decide(h.state, t, ctx()), StatusCode::kFailedPrecondition, "");
+  // Without pin_host_key nothing is pinned.
+  std::string other;
+  History fresh = with_server(&other);
+  t.set_server_id(other);
+  t.set_pin_host_key(false);
+  EXPECT_EQ(fresh.step(t, ctx("test-3")).events.size(), 1u);
+  EXPECT_TRUE(fresh.state.servers.at(other).host_key_fingerprint.empty());
 }
 
 TEST(InstallAgent, RecordsTheRequest) {

@@ -51,7 +51,12 @@ TEST(SecretSealer, AWrongKeyOrAMissingOneIsNamed) {
   EXPECT_EQ(wrong.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(wrong.status().message().find("wrong master key?"), std::string::npos)
       << wrong.status().message();
+  EXPECT_TRUE(other.holds_name_of(sealed->key_id()));
+  EXPECT_TRUE(SecretSealer::is_sealed_key_id(sealed->key_id()));
+  EXPECT_FALSE(SecretSealer::is_sealed_key_id("kek-1"));
+  EXPECT_FALSE(SecretSealer::is_sealed_key_id("k1.zzzzzzzz"));
   const SecretSealer rotated_away = sealer(std::string("k2=") + kKeyB);
+  EXPECT_FALSE(rotated_away.holds_name_of(sealed->key_id()));
   const auto missing = rotated_away.open(*sealed, "ssh:srv-1");
   EXPECT_EQ(missing.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(missing.status().message().find("sealed with key 'k1', which AXION_MASTER_KEY does "

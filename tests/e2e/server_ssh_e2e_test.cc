@@ -122,7 +122,7 @@ TEST_F(ServerSshE2E, ConnectionTestsPinReportAndRefuseWithoutEverShowingASecret)
   EXPECT_GT(r.memory_mb(), 0u);
   EXPECT_GT(r.disk_mb(), 0u);
   EXPECT_FALSE(r.os().empty());
-  EXPECT_TRUE(r.errors().empty() || !r.docker()) << r.ShortDebugString();
+  EXPECT_EQ(r.docker(), !r.docker_version().empty()) << r.ShortDebugString();
   v1::Server row = listed(by_password, first.positions());
   EXPECT_EQ(row.host_key_fingerprint(), sshd.fingerprint());
   EXPECT_EQ(row.last_report().host_key_fingerprint(), sshd.fingerprint());
@@ -157,6 +157,17 @@ TEST_F(ServerSshE2E, ConnectionTestsPinReportAndRefuseWithoutEverShowingASecret)
                                            ", presented " + sshd.fingerprint()));
   EXPECT_EQ(listed(by_password, first.positions()).host_key_fingerprint(),
             r.host_key_fingerprint());
+
+  // Requests that cannot be tested are refused precisely, before any connection.
+  v1::TestServerConnectionResponse unused;
+  const Created no_ssh{server_id_, cluster_id_, {}};  // the fixture's server: no credential
+  s = test(no_ssh, true, &unused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("has no SSH credential"));
+  s = test({by_key.id, by_password.cluster, {}}, false, &unused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  s = test({"srv;reboot", by_key.cluster, {}}, false, &unused);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
 
   // Hostile settings never reach SSH.
   grpc::Status hostile;

@@ -17,13 +17,13 @@ std::string percent(double rate) {
   return buf;
 }
 
-const v1::AgentTask* task_of(const StepTasks& tasks, const std::string& id) {
-  for (const auto& t : tasks.report)
-    if (t.task().task_id() == id) return &t;
-  return nullptr;
-}
-
 }  // namespace
+
+std::string gated_service(const StepTasks& tasks, const v1::DeploymentTaskCompleted& report) {
+  for (const auto& t : tasks.report)
+    if (t.task().task_id() == report.task_id()) return t.task().spec().proxy().service();
+  return "";
+}
 
 const v1::DeploymentTaskCompleted* over_limit(const Ctx& c, const Plan& plan, std::size_t k,
                                               const StepTasks& tasks) {
@@ -60,13 +60,12 @@ bool gate_passed(Ctx& c, const Plan& plan, std::size_t k, const StepTasks& tasks
     return false;
   }
   if (const auto* over = over_limit(c, plan, k, tasks)) {
-    const v1::AgentTask* t = task_of(tasks, over->task_id());
     v1::ServiceStatusChanged s;
     s.set_deployment_id(c.d.id);
     s.set_project_id(c.project.project_id);
     s.set_server_id(over->server_id());
     s.set_task_id(over->task_id());
-    if (t) s.set_service(t->task().spec().proxy().service());
+    s.set_service(gated_service(tasks, *over));
     s.set_to_status(v1::SERVICE_STATUS_FAILED);
     s.set_detail("error rate " + percent(over->error_rate()) + " above the limit " +
                  percent(step.max_error_rate));

@@ -185,9 +185,7 @@ void finish_abort(Ctx& c, const Plan* plan, const std::string& note) {
         if (const auto* over = over_limit(c, *plan, k, tasks)) {  // the error-rate gate
           f.set_server_id(over->server_id());
           f.set_agent_output(over->detail());
-          for (const auto& t : tasks.report)
-            if (t.task().task_id() == over->task_id())
-              f.set_service(t.task().spec().proxy().service());
+          f.set_service(gated_service(tasks, *over));
           f.set_cause(v1::STATUS_CHANGE_CAUSE_HEALTH);
         }
         for (const auto* phase : tasks.phases()) {

@@ -144,6 +144,8 @@ bool gate_passed(Ctx& c, const Plan& plan, std::size_t k, const StepTasks& tasks
 // The report of `tasks.report` whose error rate exceeds step k's limit, if any.
 const v1::DeploymentTaskCompleted* over_limit(const Ctx& c, const Plan& plan, std::size_t k,
                                               const StepTasks& tasks);
+// The service a report of `tasks.report` was about ("" if it is not one of them).
+std::string gated_service(const StepTasks& tasks, const v1::DeploymentTaskCompleted& report);
 
 // --- deployment_saga_steps.cc
 

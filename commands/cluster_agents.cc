@@ -1,6 +1,6 @@
-// Agent commands of the Cluster aggregate: TestServerConnection, InstallAgent and
-// UninstallAgent (accepted here, executed over SSH by the processor — issue 8), and the agent
-// reports AgentRegistered / AgentStatusChanged sent by the agent gateway.
+// Agent commands of the Cluster aggregate: TestServerConnection (run over SSH by the gateway,
+// recorded here) and the agent reports AgentRegistered / AgentStatusChanged sent by the agent
+// gateway. Installs and removals are in cluster_install.cc.
 #include "commands/cluster_aggregate.h"
 #include "commands/cluster_internal.h"
 #include "commands/validators.h"
@@ -30,16 +30,6 @@ Status check_reporter_is(const CommandContext& ctx, std::string_view agent_id) {
                            " may only report about itself, not about agent " + in_quotes(agent_id));
 }
 
-// TestServerConnection and InstallAgent need SSH; a server created without SSH settings is
-// reached only through an agent installed by hand.
-Status require_ssh(const ServerState& s) {
-  if (s.auth_kind != v1::SSH_AUTH_KIND_UNSPECIFIED) return ok_status();
-  return failed_precondition("server " + describe(s) +
-                             " has no SSH settings: set them with ConfigureServer, or install "
-                             "the agent by hand with a registration token "
-                             "(CreateAgentRegistrationToken)");
-}
-
 Status validate_host_facts(const v1::HostFacts& h) {
   AXION_RETURN_IF_ERROR(validate_text("host.hostname", h.hostname(), 253));
   AXION_RETURN_IF_ERROR(validate_text("host.os", h.os(), 128));
@@ -48,6 +38,16 @@ Status validate_host_facts(const v1::HostFacts& h) {
 }
 
 }  // namespace
+
+// TestServerConnection and InstallAgent need SSH; a server created without SSH settings is
+// reached only through an agent installed by hand.
+Status cluster_detail::require_ssh(const ServerState& s) {
+  if (s.auth_kind != v1::SSH_AUTH_KIND_UNSPECIFIED) return ok_status();
+  return failed_precondition("server " + describe(s) +
+                             " has no SSH settings: set them with ConfigureServer, or install "
+                             "the agent by hand with a registration token "
+                             "(CreateAgentRegistrationToken)");
+}
 
 // The gateway runs the test over SSH and records what it found with this command:
 // ServerConnectionTested, and HostKeyPinned when pin_host_key is set, none is pinned yet and the
@@ -81,69 +81,6 @@ Result<Decision> decide(const ClusterState& state, const v1::TestServerConnectio
     d.events.emplace_back().PackFrom(pinned);
   }
   return d;
-}
-
-Result<Decision> decide(const ClusterState& state, const v1::InstallAgent& cmd,
-                        const CommandContext& ctx) {
-  auto found = require_server(state, cmd.server_id());
-  if (!found.ok()) return found.status();
-  const ServerState& s = **found;
-  AXION_RETURN_IF_ERROR(require_ssh(s));
-  if (!cmd.agent_version().empty()) {
-    AXION_RETURN_IF_ERROR(validate_version("agent_version", cmd.agent_version()));
-  }
-  if (s.install.running) {
-    return failed_precondition("agent installation " + s.install.install_id +
-                               " is already running on server " + describe(s) +
-                               "; wait for it to finish");
-  }
-  // Installing what already runs is a no-op (issue 8: "a second install of the same server is a
-  // no-op"); the caller gets the id of the install that put it there. An empty version means
-  // "the control plane's own", which only the saga can resolve, so it counts as the same.
-  if (s.agent_status == v1::AGENT_STATUS_ONLINE &&
-      (cmd.agent_version().empty() || cmd.agent_version() == s.agent_version)) {
-    Decision none;
-    none.ids["install_id"] = s.install.install_id;
-    return none;
-  }
-  auto install_id = new_id("install_id", cmd.install_id(), "inst", ctx);
-  if (!install_id.ok()) return install_id.status();
-  if (*install_id == s.install.install_id) {
-    return already_exists("agent installation " + *install_id + " already ran on server " +
-                          s.server_id + "; a new attempt needs a new install_id");
-  }
-  v1::AgentInstallRequested ev;
-  ev.set_server_id(s.server_id);
-  ev.set_cluster_id(state.cluster_id);
-  ev.set_install_id(*install_id);
-  ev.set_agent_version(cmd.agent_version());
-  ev.set_requested_by(ctx.actor);
-  return emit(ev, {{"install_id", *install_id}});
-}
-
-// Accepted without an event, like TestServerConnection: the proto has no "uninstall requested"
-// event, only AgentUninstalled, which the SSH executor records once the agent is gone. (If the
-// uninstall must resume after a crash, issue 8 should add AgentUninstallRequested.)
-Result<Decision> decide(const ClusterState& state, const v1::UninstallAgent& cmd,
-                        const CommandContext&) {
-  auto found = require_server(state, cmd.server_id());
-  if (!found.ok()) return found.status();
-  const ServerState& s = **found;
-  AXION_RETURN_IF_ERROR(validate_text("reason", cmd.reason(), kMaxText));
-  if (s.install.running) {
-    return failed_precondition("agent installation " + s.install.install_id +
-                               " is running on server " + describe(s) +
-                               "; uninstall once it has finished");
-  }
-  switch (s.agent_status) {
-    case v1::AGENT_STATUS_ONLINE:
-    case v1::AGENT_STATUS_OFFLINE:
-    case v1::AGENT_STATUS_FAILED:  // a failed install may have left files and a unit behind
-      return Decision{};
-    default:
-      return failed_precondition("no agent is installed on server " + describe(s) +
-                                 " (agent status " + v1::AgentStatus_Name(s.agent_status) + ")");
-  }
 }
 
 Result<Decision> decide(const ClusterState& state, const v1::AgentRegistered& report,

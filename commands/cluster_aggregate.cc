@@ -143,6 +143,8 @@ const std::unordered_map<std::string, Handler>& handlers() {
       entry<v1::AgentRegistered>(), entry<v1::AgentStatusChanged>(),
       entry<v1::IssueAgentToken>(), entry<v1::RegisterAgent>(),
       entry<v1::ConnectAgent>(),    entry<v1::RevokeAgentCredentials>(),
+      entry<v1::CancelAgentInstall>(), entry<v1::RecordAgentInstallStep>(),
+      entry<v1::RecordAgentUninstall>(),
   };
   return table;
 }
@@ -324,6 +326,7 @@ Result<EventTarget> event_target(const google::protobuf::Any& event) {
       target<v1::AgentInstallFailed>(),     target<v1::AgentUninstalled>(),
       target<v1::AgentRegistered>(),        target<v1::AgentStatusChanged>(),
       target<v1::AgentCredentialIssued>(), target<v1::AgentCredentialRevoked>(),
+      target<v1::AgentUninstallRequested>(), target<v1::AgentUninstallFailed>(),
   };
   const auto it = targets.find(std::string(type_name(event)));
   if (it == targets.end()) {

@@ -9,11 +9,10 @@
 // has its own sequence. `event_target` tells the processor which one an event belongs to, and
 // ClusterState::version / ServerState::version are each stream's last sequence.
 //
-// Accepted without events: TestServerConnection and UninstallAgent have no "requested" event in
-// infrastructure.proto, so decide only checks them; an OK decision with no events means
-// "accepted: the processor hands it to the SSH executor" (issue 8), which then records what
-// happened (ServerConnectionTested, HostKeyPinned, AgentUninstalled). InstallAgent records its
-// intent (AgentInstallRequested) because the install saga must resume from the log.
+// TestServerConnection is run over SSH by the gateway and recorded with its report
+// (ServerConnectionTested, HostKeyPinned). InstallAgent and UninstallAgent record their intent
+// (AgentInstallRequested, AgentUninstallRequested) because the installer must resume them from
+// the log; it reports with RecordAgentInstallStep / RecordAgentUninstall (cluster_install.cc).
 //
 // Agent reports: AgentRegistered and AgentStatusChanged double as the payloads of the internal
 // commands that record them ("RecordAgentRegistered", "RecordAgentStatus"); only the actors
@@ -62,6 +61,8 @@ struct InstallState {
   axion::v1::InstallStepOutcome last_outcome = axion::v1::INSTALL_STEP_OUTCOME_UNSPECIFIED;
   axion::v1::AgentInstallStep failed_step = axion::v1::AGENT_INSTALL_STEP_UNSPECIFIED;
   std::string failure_reason;
+  std::string uninstall_id;        // the latest removal attempt ("" = none)
+  bool uninstall_running = false;  // AgentUninstallRequested, neither uninstalled nor failed yet
   bool operator==(const InstallState&) const = default;
 };
 
@@ -158,7 +159,20 @@ Result<Decision> decide(const ClusterState& state, const axion::v1::TestServerCo
                         const CommandContext& ctx);
 Result<Decision> decide(const ClusterState& state, const axion::v1::InstallAgent& cmd,
                         const CommandContext& ctx);
+// AgentUninstallRequested (created_ids["uninstall_id"]); a removal already running is answered
+// with its id and no event.
 Result<Decision> decide(const ClusterState& state, const axion::v1::UninstallAgent& cmd,
+                        const CommandContext& ctx);
+// AgentInstallFailed (cancelled) at the step in progress; the installer stops before its next.
+Result<Decision> decide(const ClusterState& state, const axion::v1::CancelAgentInstall& cmd,
+                        const CommandContext& ctx);
+// The installer ("system" only): AgentInstallStepCompleted, plus AgentInstallFailed for a
+// FAILED step or AgentInstalled once WAIT_REGISTRATION succeeded (the agent must be ONLINE).
+// Steps only go forward; the same report again is a no-op.
+Result<Decision> decide(const ClusterState& state, const axion::v1::RecordAgentInstallStep& cmd,
+                        const CommandContext& ctx);
+// The installer ("system" only): AgentUninstalled or AgentUninstallFailed.
+Result<Decision> decide(const ClusterState& state, const axion::v1::RecordAgentUninstall& cmd,
                         const CommandContext& ctx);
 // RecordAgentRegistered: an agent connected with its registration token.
 Result<Decision> decide(const ClusterState& state, const axion::v1::AgentRegistered& report,

@@ -162,12 +162,32 @@ void apply(ClusterState& st, const v1::AgentInstallFailed& e) {
   s->install.failed_step = e.step();
   s->install.failure_reason = e.reason();
   s->agent_status = v1::AGENT_STATUS_FAILED;
+  // What GetAgentStatus and the servers view say: where the install stopped and why.
+  s->agent_status_reason = (e.cancelled() ? "install stopped at " : "install failed at ") +
+                           v1::AgentInstallStep_Name(e.step()) + ": " + e.reason();
   s->status = v1::SERVER_STATUS_ERROR;
+}
+
+void apply(ClusterState& st, const v1::AgentUninstallRequested& e) {
+  ServerState* s = touch(st, e);
+  if (!s) return;
+  s->install.uninstall_id = e.uninstall_id();
+  s->install.uninstall_running = true;
+}
+
+void apply(ClusterState& st, const v1::AgentUninstallFailed& e) {
+  ServerState* s = touch(st, e);
+  if (!s || e.uninstall_id() != s->install.uninstall_id) return;
+  s->install.uninstall_running = false;
 }
 
 void apply(ClusterState& st, const v1::AgentUninstalled& e) {
   ServerState* s = touch(st, e);
   if (!s) return;
+  s->install.uninstall_running = false;
+  // The removed agent's secrets are void: a copy of its state directory cannot bring it back.
+  if (!s->registration_token.hash.empty()) s->registration_token.revoked = true;
+  if (!s->agent_credential.hash.empty()) s->agent_credential.revoked = true;
   s->agent_status = v1::AGENT_STATUS_UNINSTALLED;
   s->agent_version.clear();
   s->agent_runtimes.clear();
@@ -257,6 +277,7 @@ void apply_event(ClusterState& state, const google::protobuf::Any& event) {
       on<v1::HostKeyPinned>(),          on<v1::AgentInstallRequested>(),
       on<v1::AgentInstallStepCompleted>(), on<v1::AgentInstalled>(),
       on<v1::AgentInstallFailed>(),     on<v1::AgentUninstalled>(),
+      on<v1::AgentUninstallRequested>(), on<v1::AgentUninstallFailed>(),
       on<v1::AgentRegistered>(),        on<v1::AgentStatusChanged>(),
       on<v1::AgentCredentialIssued>(),     on<v1::AgentCredentialRevoked>(),
   };

@@ -51,6 +51,9 @@ std::string describe(const ServerState& server);
 // A new id: the command's own if it carries one (checked), else derived from the command id.
 Result<std::string> new_id(std::string_view field, std::string_view given, const char* prefix,
                            const CommandContext& ctx);
+// TestServerConnection and InstallAgent need SSH settings: FAILED_PRECONDITION saying what to
+// do for a server created without them.
+Status require_ssh(const ServerState& server);
 // INVALID_ARGUMENT if a message carries fields this build does not know.
 Status refuse_unknown_fields(const google::protobuf::Message& m, std::string_view what);
 

@@ -160,6 +160,8 @@ v1::ClusterSnapshot to_snapshot(const ClusterState& s) {
     install->set_last_outcome(srv.install.last_outcome);
     install->set_failed_step(srv.install.failed_step);
     install->set_failure_reason(srv.install.failure_reason);
+    install->set_uninstall_id(srv.install.uninstall_id);
+    install->set_uninstall_running(srv.install.uninstall_running);
     o->set_version(srv.version);
     *o->mutable_registration_token() = credential_to_snapshot(srv.registration_token);
     *o->mutable_agent_credential() = credential_to_snapshot(srv.agent_credential);
@@ -209,6 +211,8 @@ Result<ClusterState> from_snapshot(const v1::ClusterSnapshot& in) {
     srv.install.last_outcome = install.last_outcome();
     srv.install.failed_step = install.failed_step();
     srv.install.failure_reason = install.failure_reason();
+    srv.install.uninstall_id = install.uninstall_id();
+    srv.install.uninstall_running = install.uninstall_running();
     srv.version = o.version();
     srv.registration_token = credential_from_snapshot(o.registration_token());
     srv.agent_credential = credential_from_snapshot(o.agent_credential());

@@ -20,7 +20,7 @@ namespace axion::commands {
 inline constexpr std::uint32_t kProjectFoldVersion = 1;
 // 2: agent credential hashes (registration token, long-lived credential, revocation).
 // 3: the agent's current stream (agent_session).
-inline constexpr std::uint32_t kClusterFoldVersion = 3;
+inline constexpr std::uint32_t kClusterFoldVersion = 4;
 
 axion::v1::ProjectSnapshot to_snapshot(const ProjectState& state);
 // DATA_LOSS if the snapshot cannot be a folded state (unknown strategy kind, duplicate ids).

@@ -154,6 +154,26 @@ Result<ServerConfig> server_config_from_env() {
                             "' is not a loopback address: agent credentials cross it, so set "
                             "AXION_AGENT_TLS_CERT and AXION_AGENT_TLS_KEY for TLS");
   }
+  if (const char* v = env("AXION_AGENT_BINARY")) {
+    c.agent_binary = v;
+  } else {
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+    c.agent_binary = (self / "axion-agent").string();
+    // In the build tree the agent is in a sibling directory.
+    if (!std::filesystem::exists(c.agent_binary, ec) &&
+        std::filesystem::exists(self / ".." / "agent" / "axion-agent", ec)) {
+      c.agent_binary = (self / ".." / "agent" / "axion-agent").lexically_normal().string();
+    }
+  }
+  if (const char* v = env("AXION_AGENT_PUBLIC_ADDR")) {
+    c.agent_public_addr = v;
+  } else {
+    c.agent_public_addr = c.agent_addr.empty() ? c.grpc_addr : c.agent_addr;
+  }
+  auto install_timeout = env_int("AXION_AGENT_INSTALL_TIMEOUT_MS", 120000, 1000, 3600 * 1000);
+  if (!install_timeout.ok()) return install_timeout.status();
+  c.agent_install_timeout = std::chrono::milliseconds(*install_timeout);
   if (const char* v = env("AXION_MASTER_KEY"); v && *v) {
     c.master_key = v;
   } else {

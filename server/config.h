@@ -55,6 +55,14 @@ struct ServerConfig {
   std::string agent_tls_cert;
   std::string agent_tls_key;
 
+  // Agent installs over SSH (server/agent_installer.h). AXION_AGENT_BINARY: the axion-agent
+  // uploaded (default: the one beside axion-server). AXION_AGENT_PUBLIC_ADDR: host:port installed
+  // agents dial (default AXION_AGENT_ADDR, else AXION_GRPC_ADDR). AXION_AGENT_INSTALL_TIMEOUT_MS:
+  // how long an install waits for its agent to register.
+  std::string agent_binary;
+  std::string agent_public_addr;
+  std::chrono::milliseconds agent_install_timeout{120000};
+
   // AXION_MASTER_KEY (required): "<key id>=<base64 of 32 bytes>[,...]" — SSH credentials are
   // sealed with the first key, opened with any (infra/crypto/secret_sealer.h).
   std::string master_key;

@@ -204,6 +204,7 @@ Status ServerApp::start() {
     spdlog::warn("AXION_RUN_SAGAS=0: this server runs no deployment saga");
   }
   infrastructure_service_->set_agent_hub(agent_hub_.get());
+  AXION_RETURN_IF_ERROR(start_installer());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -502,12 +503,14 @@ void ServerApp::stop() {
   // In-flight calls are done: now the bus (no waiters left) and the processor (finishes and
   // commits the batch in hand), and only then the log they write to.
   if (saga_) saga_->stop();
+  if (installer_) installer_->stop();  // its jobs record their steps through the bus
   if (bus_) bus_->stop();
   if (processor_) processor_->stop();
   if (projection_) projection_->stop();
   // After the hub (no more agent reports) and before the log: pending results are written.
   if (task_relay_) task_relay_->stop();
   saga_.reset();
+  installer_.reset();
   agent_service_.reset();
   agent_task_service_.reset();
   task_relay_.reset();

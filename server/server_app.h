@@ -30,6 +30,7 @@
 #include "projections/swappable_view_store.h"
 #include "infra/http/http_server.h"
 #include "server/config.h"
+#include "server/agent_installer.h"
 #include "server/saga_processor.h"
 
 namespace axion::server {
@@ -64,6 +65,7 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   Status ready() const;
   Status start_views();
   Status open_sealer();
+  Status start_installer();
   projections::ProjectorOptions projector_options() const;
   // The view store at `where`: a PostgreSQL schema with DATABASE_URL, else a RocksDB directory.
   Result<std::shared_ptr<projections::ViewStore>> open_views(const std::string& where);
@@ -105,6 +107,8 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   std::unique_ptr<infra::gateway::AgentTaskServiceImpl> agent_task_service_;
   // The deployment saga (after the relay, before the log).
   std::unique_ptr<SagaProcessor> saga_;
+  // Agent installs and removals over SSH.
+  std::unique_ptr<AgentInstaller> installer_;
   std::unique_ptr<grpc::Server> grpc_;
   int grpc_port_ = 0;
   int agent_port_ = 0;

@@ -191,9 +191,34 @@ Status require_server(const std::string& cluster_id, const std::string& server_i
   v1::UninstallAgent command;
   command.set_server_id(request->server_id());
   command.set_reason(request->reason());
+  command.set_uninstall_id(new_uuid());
+  return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
+                    [response, request, id = command.uninstall_id()](
+                        const v1::CommandResult& result) {
+                      response->set_server_id(request->server_id());
+                      response->set_uninstall_id(created_id(result, "uninstall_id", id));
+                      copy_positions(result, response->mutable_positions());
+                    });
+}
+
+::grpc::ServerUnaryReactor* InfrastructureServiceImpl::CancelAgentInstall(
+    ::grpc::CallbackServerContext* context, const v1::CancelAgentInstallRequest* request,
+    v1::CancelAgentInstallResponse* response) {
+  CommandCall rpc;
+  auto call = gateway_.begin(context, request->idempotency_key());
+  if (!call.ok()) return rpc.finish(call.status());
+  if (auto s = require_server(request->cluster_id(), request->server_id()); !s.ok()) {
+    return rpc.finish(s);
+  }
+  v1::CancelAgentInstall command;
+  command.set_server_id(request->server_id());
+  command.set_install_id(request->install_id());
+  command.set_reason(request->reason());
   return rpc.submit(gateway_, *call, {"cluster", request->cluster_id()}, command,
                     [response, request](const v1::CommandResult& result) {
                       response->set_server_id(request->server_id());
+                      response->set_install_id(
+                          created_id(result, "install_id", request->install_id()));
                       copy_positions(result, response->mutable_positions());
                     });
 }

@@ -11,6 +11,7 @@
 
 #include "axion/v1/infrastructure.grpc.pb.h"
 #include "infra/crypto/secret_sealer.h"
+#include "infra/ssh/ssh_session.h"
 #include "infra/grpc/agent_hub.h"
 #include "infra/grpc/command_gateway.h"
 #include "infra/grpc/query_gateway.h"
@@ -39,7 +40,10 @@ using InfrastructureServiceBase =
                                                 axion::v1::InfrastructureService::
                                                     WithCallbackMethod_RevokeAgentCredentials<
                                                         axion::v1::InfrastructureService::
-                                                            Service>>>>>>>>>>;
+                                                            WithCallbackMethod_CancelAgentInstall<
+                                                                axion::v1::
+                                                                    InfrastructureService::
+                                                                        Service>>>>>>>>>>>;
 
 class InfrastructureServiceImpl final : public InfrastructureServiceBase {
  public:
@@ -69,6 +73,9 @@ class InfrastructureServiceImpl final : public InfrastructureServiceBase {
   ::grpc::ServerUnaryReactor* UninstallAgent(::grpc::CallbackServerContext*,
                                              const axion::v1::UninstallAgentRequest*,
                                              axion::v1::UninstallAgentResponse*) override;
+  ::grpc::ServerUnaryReactor* CancelAgentInstall(::grpc::CallbackServerContext*,
+                                                 const axion::v1::CancelAgentInstallRequest*,
+                                                 axion::v1::CancelAgentInstallResponse*) override;
   ::grpc::ServerUnaryReactor* TestServerConnection(
       ::grpc::CallbackServerContext*, const axion::v1::TestServerConnectionRequest*,
       axion::v1::TestServerConnectionResponse*) override;
@@ -126,5 +133,12 @@ Result<std::pair<axion::v1::SshAuthKind, axion::v1::SealedSecret>> seal_ssh_cred
     const std::string& server_id);
 // What a server's sealed credential is bound to (the sealer's associated data).
 std::string ssh_credential_binding(const std::string& server_id);
+// Opens a server's sealed credential into what SshSession authenticates with (wipe it with
+// wipe_ssh_auth after use). FAILED_PRECONDITION naming the server when it cannot be opened.
+Result<infra::ssh::SshAuth> open_ssh_auth(const infra::crypto::SecretSealer& sealer,
+                                          const axion::v1::SealedSecret& sealed,
+                                          const std::string& server_id,
+                                          const std::string& server_name);
+void wipe_ssh_auth(infra::ssh::SshAuth& auth);
 
 }  // namespace axion::infra::gateway

@@ -64,6 +64,40 @@ Result<std::pair<v1::SshAuthKind, v1::SealedSecret>> seal_ssh_credential(
   return std::make_pair(kind, std::move(sealed).value());
 }
 
+Result<ssh::SshAuth> open_ssh_auth(const crypto::SecretSealer& sealer,
+                                   const v1::SealedSecret& sealed, const std::string& server_id,
+                                   const std::string& server_name) {
+  auto opened = sealer.open(sealed, ssh_credential_binding(server_id));
+  if (!opened.ok()) {
+    return Status(StatusCode::kFailedPrecondition, "cannot open server " + server_name +
+                                                       "'s SSH credential: " +
+                                                       opened.status().message());
+  }
+  v1::SshCredential credential;
+  const bool parsed = credential.ParseFromString(*opened);
+  wipe(*opened);
+  ssh::SshAuth auth;
+  if (credential.secret_case() == v1::SshCredential::kPrivateKey) {
+    auth.kind = ssh::SshAuth::Kind::kPrivateKey;
+    auth.private_key = credential.private_key();
+    auth.passphrase = credential.passphrase();
+  } else {
+    auth.password = credential.password();
+  }
+  credential.Clear();
+  if (!parsed) {
+    wipe_ssh_auth(auth);
+    return data_loss("server " + server_name + "'s sealed credential is not readable");
+  }
+  return auth;
+}
+
+void wipe_ssh_auth(ssh::SshAuth& auth) {
+  wipe(auth.password);
+  wipe(auth.private_key);
+  wipe(auth.passphrase);
+}
+
 InfrastructureServiceImpl::~InfrastructureServiceImpl() {
   std::unique_lock lock(tests_mu_);
   tests_done_.wait(lock, [&] { return tests_running_ == 0; });
@@ -124,29 +158,12 @@ void InfrastructureServiceImpl::run_connection_test(CommandCall rpc, Call call,
         "with a registration token (CreateAgentRegistrationToken)"));
     return;
   }
-  auto opened = sealer_->open(server->credential(), ssh_credential_binding(server->server_id()));
+  auto opened = open_ssh_auth(*sealer_, server->credential(), server->server_id(), server->name());
   if (!opened.ok()) {
-    rpc.finish(Status(StatusCode::kFailedPrecondition,
-                      "cannot open server " + server->name() +
-                          "'s SSH credential: " + opened.status().message()));
+    rpc.finish(opened.status());
     return;
   }
-  v1::SshCredential credential;
-  const bool parsed = credential.ParseFromString(*opened);
-  wipe(*opened);
-  ssh::SshAuth auth;
-  if (credential.secret_case() == v1::SshCredential::kPrivateKey) {
-    auth.kind = ssh::SshAuth::Kind::kPrivateKey;
-    auth.private_key = credential.private_key();
-    auth.passphrase = credential.passphrase();
-  } else {
-    auth.password = credential.password();
-  }
-  credential.Clear();
-  if (!parsed) {
-    rpc.finish(data_loss("server " + server->name() + "'s sealed credential is not readable"));
-    return;
-  }
+  ssh::SshAuth auth = std::move(opened).value();
   ssh::SshOptions options;
   options.connect_timeout = kSshConnectTimeout;
   options.io_timeout = kSshIoTimeout;
@@ -156,9 +173,7 @@ void InfrastructureServiceImpl::run_connection_test(CommandCall rpc, Call call,
   bool key_refused = false;
   v1::ServerReport report =
       ssh::probe_server(target, auth, server->host_key_fingerprint(), options, &key_refused);
-  wipe(auth.password);
-  wipe(auth.private_key);
-  wipe(auth.passphrase);
+  wipe_ssh_auth(auth);
   spdlog::info("connection test of server {} ({}): reachable={} authenticated={} key={}",
                server->server_id(), target.where(), report.reachable(), report.authenticated(),
                report.host_key_fingerprint());

@@ -1,5 +1,5 @@
-// Cluster aggregate, agents: TestServerConnection / InstallAgent / UninstallAgent (accepted here,
-// executed by the SSH saga), agent registration and ONLINE/OFFLINE transitions (only real ones
+// Cluster aggregate, agents: TestServerConnection, InstallAgent's request (the install's steps,
+// cancel and removal are in cluster_install_test.cc), agent registration and ONLINE/OFFLINE transitions (only real ones
 // produce events), who may report them, and the fold of the saga's events.
 #include <gtest/gtest.h>
 
@@ -202,33 +202,6 @@ TEST(InstallSaga, TheFoldFollowsStepsSuccessAndFailure) {
   EXPECT_EQ(f.status, v1::SERVER_STATUS_ERROR);
   EXPECT_EQ(f.version, 7u);  // created, 2 requests, step, installed, 2 failures
   EXPECT_EQ(fold({}, h.events), h.state);
-}
-
-TEST(UninstallAgent, AcceptedOnlyWhenAnAgentIsThere) {
-  std::string id;
-  History h = with_server(&id);
-  v1::UninstallAgent u;
-  u.set_server_id(id);
-  u.set_reason("decommission");
-  EXPECT_REFUSED(decide(h.state, u, ctx()), StatusCode::kFailedPrecondition, "");  // none
-  h.step(install(id), ctx("i1"));
-  EXPECT_REFUSED(decide(h.state, u, ctx()), StatusCode::kFailedPrecondition, "");  // running
-  History online = with_agent(&id);
-  const auto d = decide(online.state, u, ctx());
-  ASSERT_TRUE(d.ok()) << d.status().to_string();
-  EXPECT_TRUE(d->events.empty());  // the SSH executor records AgentUninstalled
-  u.set_reason(std::string(1025, 'r'));
-  EXPECT_REFUSED(decide(online.state, u, ctx()), StatusCode::kInvalidArgument, "reason");
-  u.set_server_id("srv-none");
-  EXPECT_REFUSED(decide(online.state, u, ctx()), StatusCode::kNotFound, "");
-
-  v1::AgentUninstalled gone;
-  gone.set_server_id(id);
-  gone.set_cluster_id("c-12");
-  gone.set_reason("decommission");
-  online.happen(gone);
-  EXPECT_EQ(online.state.servers.at(id).agent_status, v1::AGENT_STATUS_UNINSTALLED);
-  EXPECT_EQ(online.state.servers.at(id).status, v1::SERVER_STATUS_NEW);  // never SSH-tested
 }
 
 TEST(AgentRegistered, RecordsTheAgentOnceAndRepeatsAreNoOps) {

@@ -1,5 +1,6 @@
-// AgentConfig: what axion-agent reads from its flags and environment (a flag wins over its
-// variable), checked once at start-up so a bad value is a clear error naming the flag.
+// AgentConfig: what axion-agent reads from its flags, an optional config file and the environment
+// (a flag wins over the file, the file over a variable), checked once at start-up so a bad value
+// is a clear error naming the flag.
 #pragma once
 
 #include <chrono>
@@ -21,7 +22,7 @@ struct AgentConfig {
   // --tls-ca / AXION_AGENT_TLS_CA: PEM certificate(s) to trust; set => the connection uses TLS.
   std::string tls_ca;
   // Reconnect backoff: exponential from min to max, with jitter.
-  std::chrono::milliseconds backoff_min{500};   // AXION_AGENT_BACKOFF_MIN_MS
+  std::chrono::milliseconds backoff_min{500};    // AXION_AGENT_BACKOFF_MIN_MS
   std::chrono::milliseconds backoff_max{30000};  // AXION_AGENT_BACKOFF_MAX_MS
   // --proxy-address / AXION_AGENT_PROXY_ADDRESS: the IPv4 address the edge proxy's frontends
   // listen on.
@@ -32,10 +33,21 @@ struct AgentConfig {
   std::uint32_t port_last = 0;
   // --stop-timeout-ms / AXION_AGENT_STOP_TIMEOUT_MS: SIGTERM to SIGKILL when stopping a process.
   std::chrono::milliseconds stop_timeout{10000};
+
+  // --config / AXION_AGENT_CONFIG: the INI/TOML file the values above were also read from.
+  std::string config_file;
+  // Background mode (supervisor.h) for hosts without systemd. --daemonize: (re)start a
+  // supervisor that runs the agent as its child; --stop: stop the one --pid-file names. With
+  // either, the paths above are absolute (the daemon runs in /).
+  bool daemonize = false;
+  bool stop = false;
+  std::string pid_file;  // --pid-file / AXION_AGENT_PID_FILE: required with both
+  std::string log_file;  // --log-file / AXION_AGENT_LOG_FILE: default <state dir>/agent.log
 };
 
-// Parses argv and the environment. On --help, `help` gets the usage and the result is
-// CANCELLED; a bad value is INVALID_ARGUMENT naming the flag and its variable.
+// Parses argv, the config file and the environment. On --help, `help` gets the usage and the
+// result is CANCELLED; a bad value (or a config file that cannot be read) is INVALID_ARGUMENT
+// naming the flag and its variable. --server and --server-id are required unless --stop.
 Result<AgentConfig> agent_config(int argc, char** argv, std::string* help);
 
 }  // namespace axion::agent

@@ -1,5 +1,6 @@
 // axion-agent: wires its configuration, logging, host sampler, runtimes and connection
 // together, then runs until SIGTERM/SIGINT (clean shutdown: the stream is closed, exit 0).
+// --daemonize / --stop run it under a supervisor (supervisor.h). Exit code 2: bad configuration.
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "agent/host_metrics.h"
 #include "agent/process_runtime.h"
 #include "agent/runtime.h"
+#include "agent/supervisor.h"
 #include "agent/task_journal.h"
 #include "infra/log/logging.h"
 
@@ -36,12 +38,30 @@ int main(int argc, char** argv) {
     spdlog::critical("bad configuration: {}", config.status().message());
     return 2;
   }
+  if (config->stop) {
+    auto stopped = axion::agent::stop_supervisor(config->pid_file, config->stop_timeout);
+    if (!stopped.ok()) {
+      spdlog::critical("--stop: {}", stopped.status().message());
+      return 1;
+    }
+    std::printf("axion-agent: %s\n", stopped->c_str());
+    return 0;
+  }
   std::error_code ec;
   std::filesystem::create_directories(config->state_dir, ec);
   if (ec || chmod(config->state_dir.c_str(), 0700) != 0) {
     spdlog::critical("cannot use the state directory {} (--state-dir / AXION_AGENT_STATE_DIR)",
                      config->state_dir);
     return 2;
+  }
+  if (config->daemonize) {
+    // Returns in the caller and the supervisor (exit) and in each agent child (run on).
+    auto outcome = axion::agent::daemonize(*config);
+    if (!outcome.ok()) {
+      spdlog::critical("--daemonize: {}", outcome.status().message());
+      return outcome.status().code() == axion::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    if (!outcome->run_agent) return outcome->exit_code;
   }
 
   // A health probe or a service's socket closed under us must not kill the agent.

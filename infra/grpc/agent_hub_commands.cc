@@ -1,7 +1,6 @@
 // The AgentHub's commands: the per-server lanes that keep one server's commands in order,
 // submission to the Cluster aggregate as "system" (retrying a lost answer under the same
 // idempotency key), and the OFFLINE report.
-#include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
 #include "infra/grpc/agent_hub.h"
@@ -10,7 +9,6 @@
 namespace axion::infra::gateway {
 
 namespace v1 = axion::v1;
-using google::protobuf::util::TimeUtil;
 
 namespace {
 
@@ -69,23 +67,8 @@ void AgentHub::lane_done(const std::string& server_id) {
 void AgentHub::submit(const std::string& cluster_id, const std::string& key,
                       const google::protobuf::Message& payload, commands::CommandBus::Done done,
                       int attempt) {
-  const auto now = std::chrono::system_clock::now();
-  const auto ms = [](auto tp) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
-  };
-  v1::CommandEnvelope envelope;
-  envelope.set_command_id(new_uuid());
-  envelope.set_idempotency_key(key);
-  envelope.set_type(payload.GetDescriptor()->full_name());
-  envelope.set_aggregate_id(cluster_id);
-  envelope.set_aggregate_type("cluster");
-  envelope.set_partition_key(cluster_id);
-  envelope.set_actor("system");
-  envelope.set_correlation_id(envelope.command_id());
-  *envelope.mutable_deadline() =
-      TimeUtil::MillisecondsToTimestamp(ms(now + options_.command_timeout));
-  *envelope.mutable_issued_at() = TimeUtil::MillisecondsToTimestamp(ms(now));
-  envelope.mutable_payload()->PackFrom(payload);
+  v1::CommandEnvelope envelope =
+      system_cluster_command(cluster_id, key, payload, options_.command_timeout);
   {
     std::lock_guard lock(mu_);
     ++in_flight_;
@@ -93,23 +76,22 @@ void AgentHub::submit(const std::string& cluster_id, const std::string& key,
   // The payload is copied into the envelope; a retry needs it again.
   std::shared_ptr<google::protobuf::Message> copy(payload.New());
   copy->CopyFrom(payload);
-  bus_.submit_async(
-      std::move(envelope), options_.command_timeout,
-      [this, cluster_id, key, copy, attempt,
-       done = std::move(done)](Result<v1::CommandResult> result) mutable {
-        result = commands::refusal_as_status(std::move(result));
-        const bool retry = !result.ok() && attempt < kMaxAttempts &&
-                           (result.status().code() == StatusCode::kDeadlineExceeded ||
-                            result.status().code() == StatusCode::kUnavailable);
-        if (retry) {
-          submit(cluster_id, key, *copy, std::move(done), attempt + 1);
-        } else {
-          done(std::move(result));
-        }
-        std::lock_guard lock(mu_);
-        --in_flight_;
-        cv_.notify_all();
-      });
+  bus_.submit_async(std::move(envelope), options_.command_timeout,
+                    [this, cluster_id, key, copy, attempt,
+                     done = std::move(done)](Result<v1::CommandResult> result) mutable {
+                      result = commands::refusal_as_status(std::move(result));
+                      const bool retry = !result.ok() && attempt < kMaxAttempts &&
+                                         (result.status().code() == StatusCode::kDeadlineExceeded ||
+                                          result.status().code() == StatusCode::kUnavailable);
+                      if (retry) {
+                        submit(cluster_id, key, *copy, std::move(done), attempt + 1);
+                      } else {
+                        done(std::move(result));
+                      }
+                      std::lock_guard lock(mu_);
+                      --in_flight_;
+                      cv_.notify_all();
+                    });
 }
 
 bool AgentHub::sweep_orphans() {
@@ -136,8 +118,8 @@ bool AgentHub::sweep_orphans() {
     enqueue(server_id, [this, report, key = "agent-orphan:" + server_id + ":" + boot_](
                            std::function<void()> next) {
       submit(report.cluster_id(), key, report,
-             [next = std::move(next), server_id = report.server_id()](
-                 Result<v1::CommandResult> result) {
+             [next = std::move(next),
+              server_id = report.server_id()](Result<v1::CommandResult> result) {
                if (!result.ok()) {
                  spdlog::warn("agent of server {}: orphaned stream not closed: {}", server_id,
                               result.status().to_string());
@@ -148,8 +130,10 @@ bool AgentHub::sweep_orphans() {
     ++swept;
   }
   if (swept > 0) {
-    spdlog::info("checked {} agents shown ONLINE that no stream here holds (left by an earlier "
-                 "run of this instance, or held by another)", swept);
+    spdlog::info(
+        "checked {} agents shown ONLINE that no stream here holds (left by an earlier "
+        "run of this instance, or held by another)",
+        swept);
   }
   return true;
 }

@@ -18,8 +18,7 @@ constexpr std::size_t kMaxIdempotencyKey = 256;
 
 Status check_idempotency_key(const std::string& key) {
   if (key.size() > kMaxIdempotencyKey) {
-    return invalid_field("idempotency_key", "the idempotency key is " +
-                                                std::to_string(key.size()) +
+    return invalid_field("idempotency_key", "the idempotency key is " + std::to_string(key.size()) +
                                                 " bytes; at most 256 are allowed");
   }
   for (char c : key) {
@@ -53,6 +52,30 @@ std::string new_uuid() {
   uuid_t id;
   uuid_generate_random(id);
   return format_uuid(id);
+}
+
+axion::v1::CommandEnvelope system_cluster_command(const std::string& cluster_id,
+                                                  const std::string& key,
+                                                  const google::protobuf::Message& payload,
+                                                  std::chrono::milliseconds timeout) {
+  using google::protobuf::util::TimeUtil;
+  const auto now = std::chrono::system_clock::now();
+  const auto ms = [](auto tp) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(tp.time_since_epoch()).count();
+  };
+  axion::v1::CommandEnvelope envelope;
+  envelope.set_command_id(new_uuid());
+  envelope.set_idempotency_key(key);
+  envelope.set_type(payload.GetDescriptor()->full_name());
+  envelope.set_aggregate_id(cluster_id);
+  envelope.set_aggregate_type("cluster");
+  envelope.set_partition_key(cluster_id);
+  envelope.set_actor("system");
+  envelope.set_correlation_id(envelope.command_id());
+  *envelope.mutable_deadline() = TimeUtil::MillisecondsToTimestamp(ms(now + timeout));
+  *envelope.mutable_issued_at() = TimeUtil::MillisecondsToTimestamp(ms(now));
+  envelope.mutable_payload()->PackFrom(payload);
+  return envelope;
 }
 
 Status require_id(std::string_view field, std::string_view value) {
@@ -99,9 +122,9 @@ std::string CommandGateway::new_aggregate_id(const Call& call, std::string_view 
 
 Result<std::pair<axion::v1::CommandEnvelope, std::chrono::milliseconds>> CommandGateway::envelope(
     const Call& call, const Target& target, const google::protobuf::Message& payload) const {
+  using google::protobuf::util::TimeUtil;
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
-  using google::protobuf::util::TimeUtil;
   const auto now = std::chrono::system_clock::now();
   // An infinite deadline is time_point::max(); clamp before subtracting to avoid overflow.
   const auto deadline = call.deadline;

@@ -37,6 +37,14 @@ inline constexpr std::chrono::milliseconds kMaxCommandWait{30000};
 // A new random UUID (libuuid), lowercase.
 std::string new_uuid();
 
+// An internal command to a cluster (actor "system"): a fresh command id, `key` as its idempotency
+// key, issued now with a deadline `timeout` from now. What the agent hub and the agent installer
+// submit about servers.
+axion::v1::CommandEnvelope system_cluster_command(const std::string& cluster_id,
+                                                  const std::string& key,
+                                                  const google::protobuf::Message& payload,
+                                                  std::chrono::milliseconds timeout);
+
 // Where a command goes and how it is keyed.
 struct Target {
   std::string aggregate_type;  // "project" or "cluster"
@@ -127,8 +135,9 @@ class CommandCall {
           if (!result.ok()) return state->reactor->Finish(to_grpc(result.status()));
           // An answer returning a grpc::Status may still refuse an accepted command's reply
           // (e.g. a retry that must not see a secret shown only once).
-          if constexpr (std::is_same_v<std::invoke_result_t<Answer&, const axion::v1::CommandResult&>,
-                                       ::grpc::Status>) {
+          if constexpr (std::is_same_v<
+                            std::invoke_result_t<Answer&, const axion::v1::CommandResult&>,
+                            ::grpc::Status>) {
             state->reactor->Finish(answer(*result));
           } else {
             answer(*result);

@@ -51,13 +51,13 @@ Result<RemoteResult> run_checked(SshSession& session, const std::vector<std::str
   return r;
 }
 
-std::string toml_string(const std::string& v) {
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
+// CLI11's config reader strips the quotes but decodes no escapes, and '#' starts a comment even
+// inside them: a value with one of these cannot be written faithfully, so it is refused.
+Status check_config_value(const std::string& key, const std::string& v) {
+  if (v.find_first_of("\"\\#\n\r") == std::string::npos) return ok_status();
+  return invalid_argument("the agent's " + key + " '" + v +
+                          "' holds a character its config file cannot carry (quote, backslash, "
+                          "'#' or a line break)");
 }
 
 // The hex digest sha256sum prints first, or "" when the file is not there.
@@ -186,13 +186,17 @@ StepReport upload_binary(SshSession& session, const AgentLayout& layout, const s
   return ok;
 }
 
-std::string render_agent_config(const AgentLayout& layout, const AgentSettings& settings) {
+Result<std::string> render_agent_config(const AgentLayout& layout, const AgentSettings& settings) {
+  std::vector<std::pair<std::string, std::string>> entries = {{"server", settings.server_addr},
+                                                              {"server-id", settings.server_id},
+                                                              {"token-file", layout.token_file()},
+                                                              {"state-dir", layout.state_dir()}};
+  if (settings.tls) entries.emplace_back("tls-ca", layout.ca_file());
   std::string out = "# Written by the Axion installer; axion-agent reads it with --config.\n";
-  out += "server = " + toml_string(settings.server_addr) + "\n";
-  out += "server-id = " + toml_string(settings.server_id) + "\n";
-  out += "token-file = " + toml_string(layout.token_file()) + "\n";
-  out += "state-dir = " + toml_string(layout.state_dir()) + "\n";
-  if (settings.tls) out += "tls-ca = " + toml_string(layout.ca_file()) + "\n";
+  for (const auto& [key, value] : entries) {
+    AXION_RETURN_IF_ERROR(check_config_value(key, value));
+    out += key + " = \"" + value + "\"\n";
+  }
   return out;
 }
 
@@ -230,8 +234,9 @@ StepReport write_config(SshSession& session, const AgentLayout& layout,
   if (Status s = session.upload(token, layout.token_file(), 0600); !s.ok()) {
     return step_failed("writing " + layout.token_file() + ": " + s.message());
   }
-  if (Status s = session.upload(render_agent_config(layout, settings), layout.config(), 0600);
-      !s.ok()) {
+  auto config = render_agent_config(layout, settings);
+  if (!config.ok()) return step_failed(config.status().message());
+  if (Status s = session.upload(*config, layout.config(), 0600); !s.ok()) {
     return step_failed("writing " + layout.config() + ": " + s.message());
   }
   StepReport ok;

@@ -89,7 +89,8 @@ StepReport remove_agent(SshSession& session, const AgentLayout& layout,
                         std::chrono::milliseconds timeout);
 
 // The texts written to the host. Pure, for tests.
-std::string render_agent_config(const AgentLayout& layout, const AgentSettings& settings);
+// INVALID_ARGUMENT for a value the agent's config reader would misread.
+Result<std::string> render_agent_config(const AgentLayout& layout, const AgentSettings& settings);
 std::string render_systemd_unit(const AgentLayout& layout);
 
 }  // namespace axion::infra::ssh

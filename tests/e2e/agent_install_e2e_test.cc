@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "tests/e2e/agent_fixture.h"
+#include "tests/e2e/tls_cert.h"
 #include "tests/integration/sshd_host.h"
 
 namespace axion::testing {
@@ -67,6 +68,17 @@ class AgentInstallE2E : public AgentE2E {
   bool wait_status(const Target& t, v1::AgentStatus want, milliseconds timeout = kInstallWait) {
     return eventually([&] { return agent(t).status() == want; }, timeout);
   }
+  // The install ended with the agent registered (the agent's own registration makes it ONLINE
+  // a moment before the installer records WAIT_REGISTRATION).
+  bool wait_installed(const Target& t) {
+    return eventually(
+        [&] {
+          const auto a = agent(t);
+          return a.status() == v1::AGENT_STATUS_ONLINE &&
+                 a.last_install_step() == v1::AGENT_INSTALL_STEP_WAIT_REGISTRATION;
+        },
+        kInstallWait);
+  }
   // The processes running the agent installed on `sshd` (supervisor and agent).
   static std::vector<pid_t> agent_processes(const SshdHost& sshd) {
     return pids_with(sshd.home() + "/.axion-agent/bin/axion-agent");
@@ -92,8 +104,7 @@ TEST_F(AgentInstallE2E, InstallsAnAgentThatRegistersAndHeartbeatsThenUninstallsI
   auto s = install(t, &first);
   ASSERT_TRUE(s.ok()) << s.error_message();
   ASSERT_FALSE(first.install_id().empty());
-  ASSERT_TRUE(wait_status(t, v1::AGENT_STATUS_ONLINE)) << agent(t).ShortDebugString() << "\n"
-                                                       << server_->log();
+  ASSERT_TRUE(wait_installed(t)) << agent(t).ShortDebugString() << "\n" << server_->log();
   v1::GetAgentStatusResponse online = agent(t);
   EXPECT_EQ(online.install_id(), first.install_id());
   EXPECT_EQ(online.last_install_step(), v1::AGENT_INSTALL_STEP_WAIT_REGISTRATION);
@@ -152,7 +163,8 @@ TEST_F(AgentInstallE2E, InstallsAnAgentThatRegistersAndHeartbeatsThenUninstallsI
   v1::InstallAgentResponse again;
   ASSERT_TRUE(install(t, &again).ok());
   EXPECT_NE(again.install_id(), first.install_id());
-  ASSERT_TRUE(wait_status(t, v1::AGENT_STATUS_ONLINE)) << agent(t).ShortDebugString();
+  ASSERT_TRUE(wait_installed(t)) << agent(t).ShortDebugString();
+  EXPECT_EQ(agent(t).install_id(), again.install_id());
   EXPECT_TRUE(eventually([&] { return agent(t).connected(); }));
   EXPECT_THAT(server_->log(), Not(HasSubstr("axr_"))) << "a registration token was logged";
 }
@@ -168,13 +180,20 @@ TEST_F(AgentInstallE2E, AKilledServerResumesTheInstallAndLeavesOneAgent) {
       [&] { return agent(t).last_install_step() >= v1::AGENT_INSTALL_STEP_UPLOAD_BINARY; },
       kInstallWait))
       << agent(t).ShortDebugString();
+  const v1::GetAgentStatusResponse at_kill = agent(t);
+  ASSERT_LT(at_kill.last_install_step(), v1::AGENT_INSTALL_STEP_WAIT_REGISTRATION)
+      << "the install ended before the kill: " << at_kill.ShortDebugString();
   server_->signal(SIGKILL);
   ASSERT_EQ(server_->wait_exit(milliseconds(10000)), 128 + SIGKILL);
   server_ = std::make_unique<ServerProcess>(server_env_);
   httplib::Client http("127.0.0.1", http_port_);
   ASSERT_TRUE(wait_ready(http, milliseconds(30000))) << server_->log();
-  ASSERT_TRUE(wait_status(t, v1::AGENT_STATUS_ONLINE)) << agent(t).ShortDebugString() << "\n"
-                                                       << server_->log();
+  // The restarted server resumes the install after the last recorded step.
+  ASSERT_TRUE(eventually([&] {
+    return server_->log().find("install " + first.install_id() + " on server " + t.server +
+                               " (resuming after AGENT_INSTALL_STEP_") != std::string::npos;
+  })) << server_->log();
+  ASSERT_TRUE(wait_installed(t)) << agent(t).ShortDebugString() << "\n" << server_->log();
   EXPECT_EQ(agent(t).install_id(), first.install_id());
   EXPECT_TRUE(eventually([&] { return agent(t).connected(); }));
   EXPECT_EQ(agent_processes(sshd).size(), 2u) << "one supervisor, one agent";
@@ -259,6 +278,42 @@ TEST_F(AgentInstallCancelE2E, ACancelledInstallStopsAndANewOneMayStart) {
   v1::InstallAgentResponse next;
   EXPECT_TRUE(install(t, &next).ok());
   EXPECT_NE(next.install_id(), resp.install_id());
+}
+
+// A separate host: sshd in a network namespace of its own (10.77.<n>.2, reached over a veth from
+// 10.77.<n>.1). The agent there dials the server's TLS agent listener at 10.77.<n>.1 and trusts
+// the certificate the installer put beside its config.
+class AgentInstallNetnsE2E : public AgentInstallE2E {
+ protected:
+  void SetUp() override {
+    // Subnets 220..249 (ssh_test takes 20..219), one per test process.
+    const std::string subnet = "10.77." + std::to_string(220 + getpid() % 30);
+    sshd_ = std::make_unique<SshdHost>(subnet + ".2", free_port());
+    ASSERT_TRUE(sshd_->ok()) << sshd_->log();
+    const std::string dir = scratch_dir("install-tls");
+    const auto [cert, key] = self_signed_certificate("IP:" + subnet + ".1");
+    std::ofstream(dir + "/cert.pem") << cert;
+    std::ofstream(dir + "/key.pem") << key;
+    agent_addr_ = subnet + ".1:" + std::to_string(free_port());
+    install_env_ = {"AXION_AGENT_ADDR=" + agent_addr_, "AXION_AGENT_TLS_CERT=" + dir + "/cert.pem",
+                    "AXION_AGENT_TLS_KEY=" + dir + "/key.pem"};
+    AgentInstallE2E::SetUp();
+  }
+  std::unique_ptr<SshdHost> sshd_;
+  std::string agent_addr_;
+};
+
+TEST_F(AgentInstallNetnsE2E, InstallsOnASeparateHostWhoseAgentDialsBackOverTls) {
+  const Target t = create(*sshd_, "web-netns");
+  v1::InstallAgentResponse resp;
+  ASSERT_TRUE(install(t, &resp).ok());
+  ASSERT_TRUE(wait_installed(t)) << agent(t).ShortDebugString() << "\n" << server_->log();
+  EXPECT_TRUE(eventually([&] { return agent(t).connected(); }));
+  const std::string conf = read_file(agent_dir(*sshd_) + "/agent.conf");
+  EXPECT_THAT(conf, HasSubstr("server = \"" + agent_addr_ + "\""));
+  EXPECT_THAT(conf, HasSubstr("tls-ca = \"" + agent_dir(*sshd_) + "/ca.pem\""));
+  EXPECT_THAT(read_file(agent_dir(*sshd_) + "/ca.pem"), HasSubstr("BEGIN CERTIFICATE"));
+  EXPECT_EQ(agent_processes(*sshd_).size(), 2u);
 }
 
 }  // namespace

@@ -6,10 +6,9 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "tests/e2e/agent_fixture.h"
+#include "tests/e2e/tls_cert.h"
 
 namespace axion::testing {
 namespace {
@@ -131,48 +130,6 @@ TEST_F(AgentE2E, RefusesWrongReusedAndRevokedTokensAndCredentials) {
   EXPECT_THAT(denied.status.error_message(), HasSubstr("revoked"));
   EXPECT_THAT(server_->log(), Not(HasSubstr(token)));
   EXPECT_THAT(server_->log(), Not(HasSubstr(registered.welcome.credential())));
-}
-
-// A self-signed certificate for localhost / 127.0.0.1 and its key, PEM.
-std::pair<std::string, std::string> self_signed_certificate() {
-  EVP_PKEY* key = EVP_EC_gen("P-256");
-  X509* cert = X509_new();
-  X509_set_version(cert, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, cert, cert, nullptr, nullptr, 0);
-  for (const auto& [nid, value] : std::vector<std::pair<int, const char*>>{
-           {NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1"},
-           {NID_basic_constraints, "critical,CA:TRUE"},
-           {NID_key_usage, "critical,digitalSignature,keyCertSign"}}) {
-    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-    X509_add_ext(cert, ext, -1);
-    X509_EXTENSION_free(ext);
-  }
-  X509_sign(cert, key, EVP_sha256());
-  const auto pem = [](auto write) {
-    BIO* bio = BIO_new(BIO_s_mem());
-    write(bio);
-    char* data = nullptr;
-    const long n = BIO_get_mem_data(bio, &data);
-    std::string out(data, static_cast<std::size_t>(n));
-    BIO_free(bio);
-    return out;
-  };
-  std::string cert_pem = pem([&](BIO* b) { PEM_write_bio_X509(b, cert); });
-  std::string key_pem =
-      pem([&](BIO* b) { PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr); });
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return {cert_pem, key_pem};
 }
 
 // The same server with a TLS listener for agents (AXION_AGENT_ADDR + certificate).

@@ -67,18 +67,21 @@ TEST(CheckRequirements, NamesEveryProblemAtOnce) {
 TEST(AgentFiles, TheConfigNamesItsFilesAndTheUnitRunsTheBinaryWithIt) {
   auto l = parse_layout("UID=0\nHOME=/root\nARCH=x86_64\nKERNEL=Linux\nSYSTEMD=1\n");
   ASSERT_TRUE(l.ok());
-  const std::string plain = render_agent_config(*l, {"10.0.0.1:50052", "srv-1", false});
+  const std::string plain = render_agent_config(*l, {"10.0.0.1:50052", "srv-1", false}).value();
   EXPECT_NE(plain.find("server = \"10.0.0.1:50052\"\n"), std::string::npos) << plain;
   EXPECT_NE(plain.find("server-id = \"srv-1\"\n"), std::string::npos);
   EXPECT_NE(plain.find("token-file = \"/opt/axion-agent/registration-token\"\n"),
             std::string::npos);
   EXPECT_NE(plain.find("state-dir = \"/opt/axion-agent/state\"\n"), std::string::npos);
   EXPECT_EQ(plain.find("tls-ca"), std::string::npos);
-  const std::string tls = render_agent_config(*l, {"cp.example:50052", "srv-1", true});
+  const std::string tls = render_agent_config(*l, {"cp.example:50052", "srv-1", true}).value();
   EXPECT_NE(tls.find("tls-ca = \"/opt/axion-agent/ca.pem\"\n"), std::string::npos) << tls;
-  // A quote cannot end the value early.
-  const std::string odd = render_agent_config(*l, {"a\"b\\c", "srv-1", false});
-  EXPECT_NE(odd.find("server = \"a\\\"b\\\\c\"\n"), std::string::npos) << odd;
+  // What the agent's config reader cannot carry is refused, never written half-right.
+  for (const std::string odd : {"a\"b:1", "a\\b:1", "a#b:1", "a\nb:1"}) {
+    const auto refused = render_agent_config(*l, {odd, "srv-1", false});
+    ASSERT_FALSE(refused.ok()) << odd;
+    EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  }
 
   const std::string unit = render_systemd_unit(*l);
   EXPECT_NE(unit.find("ExecStart=/opt/axion-agent/bin/axion-agent --config "

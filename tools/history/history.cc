@@ -932,12 +932,14 @@ class ClusterScript final : public Script {
       v1::UninstallAgent c;
       c.set_server_id(server);
       c.set_reason("rotating agents");
-      AXION_RETURN_IF_ERROR(decide(w, *main_, c).status());  // accepted: no event
-      v1::AgentUninstalled e;
-      e.set_server_id(server);
-      e.set_cluster_id(id());
-      e.set_reason("rotating agents");
-      return saga(w, e, last_command_);
+      AXION_RETURN_IF_ERROR(decide(w, *main_, c).status());  // AgentUninstallRequested
+      if (w.done()) return ok_status();
+      v1::RecordAgentUninstall done;  // what the installer records once the agent is gone
+      done.set_server_id(server);
+      done.set_uninstall_id(main_->state.servers[server].install.uninstall_id);
+      done.set_succeeded(true);
+      done.set_detail("agent stopped; files removed");
+      return decide(w, *main_, done, "system").status();
     });
   }
 
@@ -1037,6 +1039,7 @@ const std::vector<std::string>& infrastructure_event_types() {
       "axion.v1.HostKeyPinned",           "axion.v1.AgentInstallRequested",
       "axion.v1.AgentInstallStepCompleted", "axion.v1.AgentInstalled",
       "axion.v1.AgentInstallFailed",      "axion.v1.AgentUninstalled",
+      "axion.v1.AgentUninstallRequested",
       "axion.v1.AgentRegistered",         "axion.v1.AgentStatusChanged",
       "axion.v1.AgentCredentialIssued"};
   return types;

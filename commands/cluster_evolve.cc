@@ -179,6 +179,7 @@ void apply(ClusterState& st, const v1::AgentUninstallFailed& e) {
   ServerState* s = touch(st, e);
   if (!s || e.uninstall_id() != s->install.uninstall_id) return;
   s->install.uninstall_running = false;
+  s->agent_status_reason = "uninstall failed: " + e.reason();
 }
 
 void apply(ClusterState& st, const v1::AgentUninstalled& e) {

@@ -181,6 +181,8 @@ TEST(UninstallAgent, IsRequestedThenRecordedAndVoidsTheAgentsSecrets) {
   done.set_succeeded(false);
   only_event<v1::AgentUninstallFailed>(h.step(done, ctx("d1", "system")));
   EXPECT_EQ(h.state.servers.at(id).agent_status, v1::AGENT_STATUS_ONLINE);  // as it was
+  EXPECT_EQ(h.state.servers.at(id).agent_status_reason,
+            "uninstall failed: agent stopped; files removed");
   EXPECT_REFUSED(decide(h.state, done, ctx("d2", "system")), StatusCode::kFailedPrecondition, "");
 
   const std::string second =

@@ -81,23 +81,9 @@ void AgentInstaller::stop() {
   if (consumer_) consumer_->close();
 }
 
-Status AgentInstaller::health() const {
-  std::lock_guard lock(mu_);
-  return health_;
-}
-
-AgentInstallerStats AgentInstaller::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
-}
-
 void AgentInstaller::loop() {
   while (running_) {
     auto records = consumer_->poll(kPollTimeout);
-    {
-      std::lock_guard lock(mu_);
-      health_ = records.ok() ? ok_status() : records.status();
-    }
     if (!records.ok()) {
       spdlog::warn("agent installer: {} (retrying)", records.status().message());
       std::this_thread::sleep_for(kRetryPause);
@@ -178,8 +164,6 @@ void AgentInstaller::schedule() {
           job->finished = true;
         });
         jobs_[server_id] = job;
-        std::lock_guard lock(mu_);
-        ++stats_.jobs_started;
       }
     }
   }

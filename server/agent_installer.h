@@ -64,12 +64,6 @@ struct AgentInstallerOptions {
       submit;
 };
 
-struct AgentInstallerStats {
-  std::uint64_t jobs_started = 0;
-  std::uint64_t steps_recorded = 0;
-  std::uint64_t installs_failed = 0;
-};
-
 class AgentInstaller {
  public:
   AgentInstaller(events::EventLog& log, const infra::crypto::SecretSealer& sealer,
@@ -80,8 +74,6 @@ class AgentInstaller {
 
   Status start();
   void stop();  // idempotent; waits for the jobs (each stops at its next step boundary)
-  Status health() const;
-  AgentInstallerStats stats() const;
 
  private:
   // One install or removal being executed; shared between the polling thread and its thread.
@@ -131,10 +123,6 @@ class AgentInstaller {
   std::map<std::int32_t, std::int64_t> next_;         // next offset to fold
   std::map<std::string, std::shared_ptr<Job>> jobs_;  // by server id
   std::map<std::string, std::chrono::steady_clock::time_point> retry_at_;
-
-  mutable std::mutex mu_;
-  Status health_;
-  AgentInstallerStats stats_;
 };
 
 }  // namespace axion::server

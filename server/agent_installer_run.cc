@@ -101,9 +101,6 @@ Status AgentInstaller::record_step(Job& job, v1::AgentInstallStep step,
     spdlog::info("agent install {} on server {}: {} {}: {}", job.server.install.install_id,
                  job.server.server_id, v1::AgentInstallStep_Name(step),
                  v1::InstallStepOutcome_Name(out.outcome), out.ok() ? out.detail : out.reason);
-    std::lock_guard lock(mu_);
-    ++stats_.steps_recorded;
-    if (!out.ok()) ++stats_.installs_failed;
   }
   return s;
 }

@@ -60,6 +60,14 @@ Status check_config_value(const std::string& key, const std::string& v) {
                           "'#' or a line break)");
 }
 
+// The agent's directories, private to the SSH user (their bin/ and state/ included).
+bool make_directories(SshSession& session, const AgentLayout& layout,
+                      std::chrono::milliseconds timeout, StepReport* failure) {
+  const std::vector<std::string> mkdir = {
+      "sh", "-c", "umask 077 && mkdir -p \"$1/bin\" \"$1/state\"", "sh", layout.base};
+  return run_checked(session, mkdir, timeout, "creating " + layout.base, failure).ok();
+}
+
 // The hex digest sha256sum prints first, or "" when the file is not there.
 std::string remote_sha256(SshSession& session, const std::string& path,
                           std::chrono::milliseconds timeout) {
@@ -167,11 +175,7 @@ StepReport upload_binary(SshSession& session, const AgentLayout& layout, const s
     skipped.detail = layout.binary() + " already has these bytes (sha256 " + sha256_hex + ")";
     return skipped;
   }
-  const std::vector<std::string> mkdir = {
-      "sh", "-c", "umask 077 && mkdir -p \"$1/bin\" \"$1/state\"", "sh", layout.base};
-  if (!run_checked(session, mkdir, timeout, "creating " + layout.base, &failure).ok()) {
-    return failure;
-  }
+  if (!make_directories(session, layout, timeout, &failure)) return failure;
   if (Status s = session.upload(bytes, layout.binary(), 0755); !s.ok()) {
     return step_failed("uploading " + layout.binary() + ": " + s.message());
   }
@@ -221,11 +225,7 @@ StepReport write_config(SshSession& session, const AgentLayout& layout,
                         const AgentSettings& settings, const std::string& token,
                         const std::string& ca_pem, std::chrono::milliseconds timeout) {
   StepReport failure;
-  const std::vector<std::string> mkdir = {"sh", "-c", "umask 077 && mkdir -p \"$1/state\"", "sh",
-                                          layout.base};
-  if (!run_checked(session, mkdir, timeout, "creating " + layout.base, &failure).ok()) {
-    return failure;
-  }
+  if (!make_directories(session, layout, timeout, &failure)) return failure;
   if (settings.tls) {
     if (Status s = session.upload(ca_pem, layout.ca_file(), 0644); !s.ok()) {
       return step_failed("writing " + layout.ca_file() + ": " + s.message());

@@ -201,5 +201,33 @@ TEST(UninstallAgent, IsRequestedThenRecordedAndVoidsTheAgentsSecrets) {
   EXPECT_TRUE(decide(h.state, install(id), ctx("i4")).ok());
 }
 
+TEST(AgentInstallRecords, HostileOrOversizedFieldsAreRefusedNamingTheField) {
+  std::string id, inst;
+  History h = installing(&id, &inst);
+  const auto sys = ctx("h", "system");
+  auto step = report(id, "inst;rm -rf /", v1::AGENT_INSTALL_STEP_CONNECT);
+  EXPECT_REFUSED(decide(h.state, step, sys), StatusCode::kInvalidArgument, "install_id");
+  step = report(id, inst, v1::AGENT_INSTALL_STEP_CONNECT);
+  step.set_detail(std::string(4 * 1024 + 1, 'd'));
+  EXPECT_REFUSED(decide(h.state, step, sys), StatusCode::kInvalidArgument, "detail");
+  step.set_detail("ok");
+  step.set_agent_version("$(id)");
+  EXPECT_REFUSED(decide(h.state, step, sys), StatusCode::kInvalidArgument, "agent_version");
+
+  v1::CancelAgentInstall cancel;
+  cancel.set_server_id(id);
+  cancel.set_install_id("a b");
+  EXPECT_REFUSED(decide(h.state, cancel, ctx()), StatusCode::kInvalidArgument, "install_id");
+  cancel.set_install_id(inst);
+  cancel.set_reason(std::string(1025, 'r'));
+  EXPECT_REFUSED(decide(h.state, cancel, ctx()), StatusCode::kInvalidArgument, "reason");
+
+  v1::RecordAgentUninstall done;
+  done.set_server_id(id);
+  done.set_uninstall_id("x\ny");
+  EXPECT_REFUSED(decide(h.state, done, sys), StatusCode::kInvalidArgument, "uninstall_id");
+  EXPECT_TRUE(h.state.servers.at(id).install.running);  // nothing of it was recorded
+}
+
 }  // namespace
 }  // namespace axion::commands::testing

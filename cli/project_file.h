@@ -31,7 +31,7 @@
 namespace axion::cli {
 
 struct ProjectFile {
-  std::string project;  // the project's name
+  std::string project;                       // the project's name
   std::vector<axion::v1::Service> services;  // in file order
   std::vector<axion::v1::Edge> edges;
 };

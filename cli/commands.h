@@ -1,0 +1,29 @@
+// The axion CLI's subcommands, each group registered on the CLI11 app by its own file. A
+// subcommand runs in its callback and leaves its exit code in the Context.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "axion/v1/project.grpc.pb.h"
+#include "cli/connection.h"
+#include "cli/output.h"
+
+namespace axion::cli {
+
+struct Context {
+  ConnectionOptions connection;
+  std::string output = "table";  // -o
+  int exit = kExitOk;
+  // Prints the error (or nothing) and records its exit code.
+  void finish(const Status& status);
+  Format format() const;
+};
+
+// project publish|list; deploy; status
+void add_project_commands(CLI::App& app, Context& ctx);
+
+// The project named `name`: NOT_FOUND naming it when there is none.
+Result<axion::v1::Project> find_project(const Connection& c, const std::string& name);
+
+}  // namespace axion::cli

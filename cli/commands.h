@@ -15,13 +15,18 @@ struct Context {
   ConnectionOptions connection;
   std::string output = "table";  // -o
   int exit = kExitOk;
+  // Set by a watch whose deployment or install did not succeed: exit kExitFailed.
+  std::string ended_badly;
   // Prints the error (or nothing) and records its exit code.
   void finish(const Status& status);
   Format format() const;
 };
 
-// project publish|list; deploy; status
+// project publish|list
 void add_project_commands(CLI::App& app, Context& ctx);
+
+// deploy, status, history, cancel, rollback
+void add_deploy_commands(CLI::App& app, Context& ctx);
 
 // The project named `name`: NOT_FOUND naming it when there is none.
 Result<axion::v1::Project> find_project(const Connection& c, const std::string& name);

@@ -10,9 +10,15 @@ namespace axion::cli {
 void Context::finish(const Status& status) {
   if (!status.ok()) {
     std::cerr << "axion: " << status.message() << "\n";
+    // A bad project file or flag is a usage error; the rest by code.
     exit = status.code() == StatusCode::kInvalidArgument && status.field().empty()
                ? kExitUsage
                : exit_code(status);
+    return;
+  }
+  if (!ended_badly.empty()) {
+    std::cerr << "axion: " << ended_badly << "\n";
+    exit = kExitFailed;
     return;
   }
   exit = kExitOk;
@@ -42,6 +48,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"table", "json", "yaml"}))
       ->capture_default_str();
   axion::cli::add_project_commands(app, ctx);
+  axion::cli::add_deploy_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -28,6 +28,9 @@ void add_project_commands(CLI::App& app, Context& ctx);
 // deploy, status, history, cancel, rollback
 void add_deploy_commands(CLI::App& app, Context& ctx);
 
+// clusters list|create; servers list|add|test|install|uninstall; agents list
+void add_infra_commands(CLI::App& app, Context& ctx);
+
 // The project named `name`: NOT_FOUND naming it when there is none.
 Result<axion::v1::Project> find_project(const Connection& c, const std::string& name);
 

@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   axion::cli::add_project_commands(app, ctx);
   axion::cli::add_deploy_commands(app, ctx);
+  axion::cli::add_infra_commands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -77,6 +77,9 @@ struct OffsetCommit {
 struct TopicSpec {
   std::string name;
   std::int32_t partitions = 1;
+  // The topic is a system of record: a Kafka topic created for it keeps every record
+  // (retention.ms = retention.bytes = -1) whatever the broker's default retention.
+  bool keep_forever = false;
 };
 
 struct RebalanceCallbacks {

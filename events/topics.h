@@ -32,21 +32,27 @@ inline constexpr std::int32_t kDefaultPartitions = 8;
 struct TopicDefault {
   std::string_view name;
   std::int32_t partitions = kDefaultPartitions;
+  // Events (the source of truth, replayed from offset 0) and agent tasks (folded from offset 0
+  // by every server) are kept forever; commands and results only need to outlive the
+  // idempotency TTL, which the broker's default retention (7 days) does.
+  bool keep_forever = false;
 };
 
 inline constexpr std::array<TopicDefault, 5> kTopicDefaults{{
-    {kCommandsTopic, kDefaultPartitions},
-    {kDeploymentEventsTopic, kDefaultPartitions},
-    {kInfrastructureEventsTopic, kDefaultPartitions},
-    {kAgentTasksTopic, kDefaultPartitions},
-    {kResultsTopic, kDefaultPartitions},
+    {kCommandsTopic, kDefaultPartitions, false},
+    {kDeploymentEventsTopic, kDefaultPartitions, true},
+    {kInfrastructureEventsTopic, kDefaultPartitions, true},
+    {kAgentTasksTopic, kDefaultPartitions, true},
+    {kResultsTopic, kDefaultPartitions, false},
 }};
 
 // The TopicSpecs to ensure at start-up (EventLog::ensure_topic for each).
 inline std::vector<TopicSpec> default_topic_specs() {
   std::vector<TopicSpec> specs;
   specs.reserve(kTopicDefaults.size());
-  for (const auto& t : kTopicDefaults) specs.push_back({std::string(t.name), t.partitions});
+  for (const auto& t : kTopicDefaults) {
+    specs.push_back({std::string(t.name), t.partitions, t.keep_forever});
+  }
   return specs;
 }
 

@@ -121,7 +121,8 @@ Status ServerApp::start() {
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
   for (const auto& topic : events::kTopicDefaults) {
-    AXION_RETURN_IF_ERROR(log_->ensure_topic({std::string(topic.name), config_.topic_partitions}));
+    AXION_RETURN_IF_ERROR(log_->ensure_topic(
+        {std::string(topic.name), config_.topic_partitions, topic.keep_forever}));
   }
 
   // The write side: the processor decides commands exactly once; the bus is the gateway's way in.

@@ -202,6 +202,12 @@ Status KafkaContext::create_topic(const events::TopicSpec& spec) {
         rd_kafka_NewTopic_set_config(topic.get(), "max.message.bytes", max_bytes.c_str());
     if (err) return status_from_kafka(err, "topic '" + spec.name + "' max.message.bytes");
   }
+  if (spec.keep_forever) {
+    for (const char* key : {"retention.ms", "retention.bytes"}) {
+      const rd_kafka_resp_err_t err = rd_kafka_NewTopic_set_config(topic.get(), key, "-1");
+      if (err) return status_from_kafka(err, "topic '" + spec.name + "' " + key);
+    }
+  }
   rd_kafka_t* rk = admin_->c_ptr();
   AdminOptionsPtr options(rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS));
   if (rd_kafka_AdminOptions_set_operation_timeout(options.get(), timeout_ms(), errbuf,

@@ -49,6 +49,9 @@ int exit_code(const Status& status) {
     case StatusCode::kUnauthenticated:
     case StatusCode::kDeadlineExceeded:
       return kExitUnreachable;
+    case StatusCode::kInvalidArgument:  // bad flags, a bad project file, or input the server
+                                        // refused
+      return kExitUsage;
     default:
       return kExitRefused;
   }

@@ -23,7 +23,7 @@ struct ConnectionOptions {
 // Exit codes of the axion command.
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRefused = 1;      // the server refused or failed the request
-inline constexpr int kExitUsage = 2;        // bad flags or a bad project file
+inline constexpr int kExitUsage = 2;        // invalid input: flags, project file, or as refused
 inline constexpr int kExitUnreachable = 3;  // no server answered, or it refused the token
 inline constexpr int kExitFailed = 4;       // a watched deployment or install ended badly
 

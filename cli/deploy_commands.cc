@@ -4,6 +4,7 @@
 #include <google/protobuf/util/time_util.h>
 
 #include <iostream>
+#include <thread>
 
 #include "axion/v1/deployment.grpc.pb.h"
 #include "cli/commands.h"
@@ -110,9 +111,14 @@ Status watch(Context& ctx, const Connection& c, const std::string& id) {
   }
   if (!ended(d.status())) {
     AXION_RETURN_IF_ERROR(c.translate(stream->Finish()));
-    auto fresh = get(c, id);
-    if (!fresh.ok()) return fresh.status();
-    d = *fresh;
+    // The stream ends with the deployment; the views may be a moment behind the log.
+    for (int tries = 0; tries < 100 && !ended(d.status()); ++tries) {
+      if (tries > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      auto fresh = get(c, id);
+      if (!fresh.ok()) return fresh.status();
+      d = *fresh;
+    }
+    if (ctx.format() == Format::kTable && headline(d) != last) std::cout << headline(d) << "\n";
   }
   std::cout << render(ctx.format(), d, deployment_table(d));
   if (d.status() != v1::DEPLOYMENT_STATUS_SUCCESS) {

@@ -70,14 +70,21 @@ Result<v1::Server> find_server(const Connection& c, const std::string& cluster,
 Status list_clusters(const Context& ctx) {
   Connection c(ctx.connection);
   auto stub = v1::InfrastructureService::NewStub(c.channel());
-  v1::ListClustersRequest req;
-  req.set_page_size(1000);
-  v1::ListClustersResponse resp;
-  AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListClusters(cc, req, &resp); }));
+  v1::ListClustersResponse all;
+  std::string token;
+  do {
+    v1::ListClustersRequest req;
+    req.set_page_size(200);
+    req.set_page_token(token);
+    v1::ListClustersResponse page;
+    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListClusters(cc, req, &page); }));
+    for (auto& cl : *page.mutable_clusters()) *all.add_clusters() = std::move(cl);
+    token = page.next_page_token();
+  } while (!token.empty());
   Table t{{"NAME", "ID", "SERVERS"}, {}};
-  for (const auto& cl : resp.clusters())
+  for (const auto& cl : all.clusters())
     t.rows.push_back({cl.name(), cl.cluster_id(), std::to_string(cl.server_count())});
-  std::cout << render(ctx.format(), resp, t);
+  std::cout << render(ctx.format(), all, t);
   return ok_status();
 }
 

@@ -10,10 +10,7 @@ namespace axion::cli {
 void Context::finish(const Status& status) {
   if (!status.ok()) {
     std::cerr << "axion: " << status.message() << "\n";
-    // A bad project file or flag is a usage error; the rest by code.
-    exit = status.code() == StatusCode::kInvalidArgument && status.field().empty()
-               ? kExitUsage
-               : exit_code(status);
+    exit = exit_code(status);
     return;
   }
   if (!ended_badly.empty()) {
@@ -35,6 +32,9 @@ int main(int argc, char** argv) {
   axion::cli::Context ctx;
   CLI::App app{"axion: describe, deploy and watch multi-service projects on your servers"};
   app.require_subcommand(1);
+  // Global options may also follow a subcommand (axion project list -o json); subcommands
+  // inherit this.
+  app.fallthrough();
   app.add_option("--addr", ctx.connection.addr, "axion-server's gRPC address")
       ->envname("AXION_ADDR")
       ->capture_default_str();

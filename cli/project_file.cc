@@ -211,8 +211,18 @@ void parse_health(const YAML::Node& n, const std::string& path, v1::Service& out
   } else {
     for (auto& a : strings(n["exec"], path + ".exec")) h->mutable_exec()->add_argv(a);
   }
+  // Defaults for what people leave out: probe every 5 s, give it 2 s, healthy after one success,
+  // unhealthy after three failures.
+  h->mutable_interval()->set_seconds(5);
+  h->mutable_timeout()->set_seconds(2);
+  h->set_healthy_threshold(1);
+  h->set_unhealthy_threshold(3);
   if (n["interval"]) *h->mutable_interval() = duration(n["interval"], path + ".interval");
-  if (n["timeout"]) *h->mutable_timeout() = duration(n["timeout"], path + ".timeout");
+  if (n["timeout"]) {
+    *h->mutable_timeout() = duration(n["timeout"], path + ".timeout");
+  } else if (h->interval().seconds() < 2) {
+    *h->mutable_timeout() = h->interval();  // a probe may not outlast its interval
+  }
   if (n["start_period"])
     *h->mutable_start_period() = duration(n["start_period"], path + ".start_period");
   if (n["healthy_threshold"])

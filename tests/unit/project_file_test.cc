@@ -68,6 +68,8 @@ TEST(ProjectFile, ReadsEveryFieldAndMakesTheEdges) {
   EXPECT_EQ(db.image(), "postgres:15");
   EXPECT_EQ(db.ports(0).name(), "port-5432");
   EXPECT_EQ(db.health_check().tcp().port(), 5432u);
+  EXPECT_EQ(db.health_check().interval().seconds(), 5);  // the defaults
+  EXPECT_EQ(db.health_check().timeout().seconds(), 2);
   EXPECT_EQ(db.volumes(0).target(), "/var/lib/postgresql/data");
   EXPECT_EQ(db.secrets(0).env_var(), "POSTGRES_PASSWORD");
 

@@ -134,18 +134,17 @@ Status add_server(const Context& ctx, const AddArgs& a) {
   req.set_host(a.host);
   req.set_port(a.port);
   req.set_ssh_user(a.user);
-  if (a.password_stdin == !a.key_file.empty()) {
-    return invalid_argument(
-        "give the SSH secret with exactly one of --key-file or "
-        "--password-stdin");
+  if (a.password_stdin && !a.key_file.empty()) {
+    return invalid_argument("give the SSH secret with one of --key-file or --password-stdin");
   }
+  // Neither: a server without SSH access, whose agent is installed by hand (axion servers token).
   if (!a.key_file.empty()) {
     std::ifstream in(a.key_file);
     if (!in) return invalid_argument("cannot read the private key " + a.key_file);
     std::ostringstream key;
     key << in.rdbuf();
     req.mutable_credential()->set_private_key(key.str());
-  } else {
+  } else if (a.password_stdin) {
     std::string password;
     std::getline(std::cin, password);
     req.mutable_credential()->set_password(password);
@@ -253,6 +252,28 @@ Status uninstall(Context& ctx, const std::string& cluster, const std::string& se
   return ok_status();
 }
 
+// A one-time registration token for installing an agent by hand; printed once.
+Status token(Context& ctx, const std::string& cluster, const std::string& server) {
+  Connection c(ctx.connection);
+  auto s = find_server(c, cluster, server);
+  if (!s.ok()) return s.status();
+  auto stub = v1::InfrastructureService::NewStub(c.channel());
+  v1::CreateAgentRegistrationTokenRequest req;
+  req.set_cluster_id(s->cluster_id());
+  req.set_server_id(s->server_id());
+  v1::CreateAgentRegistrationTokenResponse resp;
+  AXION_RETURN_IF_ERROR(
+      c.call([&](auto* cc) { return stub->CreateAgentRegistrationToken(cc, req, &resp); }));
+  if (ctx.format() == Format::kTable) {
+    std::cout << resp.token() << "\n";
+    std::cerr << "one-time token for server " << s->name() << ": axion-agent --server-id "
+              << s->server_id() << " --token-file <a file holding it> --server <address>\n";
+  } else {
+    std::cout << render(ctx.format(), resp, Table{});
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 void add_infra_commands(CLI::App& app, Context& ctx) {
@@ -302,6 +323,11 @@ void add_infra_commands(CLI::App& app, Context& ctx) {
   inst->add_flag("-w,--watch", *follow, "follow the steps; exit 4 unless it registered");
   inst->callback(
       [&ctx, cluster, server, follow] { ctx.finish(install(ctx, *cluster, *server, *follow)); });
+
+  CLI::App* tok =
+      servers->add_subcommand("token", "a one-time registration token to start an agent by hand");
+  tok->add_option("server", *server, "server name or id")->required();
+  tok->callback([&ctx, cluster, server] { ctx.finish(token(ctx, *cluster, *server)); });
 
   CLI::App* un = servers->add_subcommand("uninstall", "stop the agent and remove its files");
   un->add_option("server", *server, "server name or id")->required();

@@ -2,12 +2,15 @@
 // follows a deployment until it ends (WatchDeployment) and exits kExitFailed unless it
 // succeeded, so scripts can gate on it.
 #include <google/protobuf/util/time_util.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
 #include "axion/v1/deployment.grpc.pb.h"
 #include "cli/commands.h"
+#include "cli/live_view.h"
 
 namespace axion::cli {
 
@@ -15,16 +18,6 @@ namespace v1 = axion::v1;
 using google::protobuf::util::TimeUtil;
 
 namespace {
-
-std::string short_status(v1::DeploymentStatus s) {
-  std::string name = v1::DeploymentStatus_Name(s);
-  return name.substr(std::string("DEPLOYMENT_STATUS_").size());
-}
-
-std::string short_service_status(v1::ServiceStatus s) {
-  std::string name = v1::ServiceStatus_Name(s);
-  return name.substr(std::string("SERVICE_STATUS_").size());
-}
 
 bool ended(v1::DeploymentStatus s) {
   return s == v1::DEPLOYMENT_STATUS_SUCCESS || s == v1::DEPLOYMENT_STATUS_FAILED ||
@@ -61,21 +54,6 @@ Table deployment_table(const v1::Deployment& d) {
   return t;
 }
 
-std::string headline(const v1::Deployment& d) {
-  std::string line = "deployment " + d.deployment_id() + " (" + d.environment() + ", graph v" +
-                     std::to_string(d.graph_version()) + "): " + short_status(d.status());
-  if (d.total_steps() > 0) {
-    line += ", step " + std::to_string(d.current_step()) + "/" + std::to_string(d.total_steps());
-  }
-  if (d.weight() > 0 && d.weight() < 100) line += ", " + std::to_string(d.weight()) + "% traffic";
-  if (d.paused()) line += ", paused (axion promote)";
-  if (d.status() == v1::DEPLOYMENT_STATUS_FAILED && d.has_failure()) {
-    line += "\n  failed: " + d.failure().reason();
-    if (!d.failure().service().empty()) line += " (service " + d.failure().service() + ")";
-  }
-  return line;
-}
-
 Result<v1::Deployment> get(const Connection& c, const std::string& id) {
   auto stub = v1::DeploymentService::NewStub(c.channel());
   v1::GetDeploymentRequest req;
@@ -93,17 +71,19 @@ Status watch(Context& ctx, const Connection& c, const std::string& id) {
   req.set_deployment_id(id);
   auto stream = stub->WatchDeployment(cc.get(), req);
   v1::WatchDeploymentResponse update;
-  std::string last;
   v1::Deployment d;
+  const bool table = ctx.format() == Format::kTable;
+  const char* term = std::getenv("TERM");
+  const bool terminal =
+      table && ::isatty(STDOUT_FILENO) == 1 && term != nullptr && std::string(term) != "dumb";
+  LiveView view(std::cout, terminal);
   while (stream->Read(&update)) {
     if (update.has_snapshot()) d = update.snapshot();
     if (update.has_event()) {
       auto fresh = get(c, id);
       if (fresh.ok()) d = *fresh;
     }
-    const std::string line = headline(d);
-    if (line != last && ctx.format() == Format::kTable) std::cout << line << "\n" << std::flush;
-    last = line;
+    if (table) view.show(d);
     if (ended(d.status())) {
       cc->TryCancel();
       break;
@@ -118,9 +98,10 @@ Status watch(Context& ctx, const Connection& c, const std::string& id) {
       if (!fresh.ok()) return fresh.status();
       d = *fresh;
     }
-    if (ctx.format() == Format::kTable && headline(d) != last) std::cout << headline(d) << "\n";
+    if (table) view.show(d);
   }
-  std::cout << render(ctx.format(), d, deployment_table(d));
+  // On a terminal the live block already shows the services as they ended.
+  if (!terminal) std::cout << render(ctx.format(), d, deployment_table(d));
   if (d.status() != v1::DEPLOYMENT_STATUS_SUCCESS) {
     ctx.ended_badly = "deployment " + id + " ended " + short_status(d.status());
   }
@@ -153,7 +134,11 @@ Status deploy(Context& ctx, const DeployArgs& a) {
   *req.mutable_strategy() = *strategy;
   req.mutable_options()->set_auto_rollback(a.auto_rollback);
   req.mutable_options()->set_supersede(a.supersede);
-  req.mutable_options()->set_cluster_id(a.cluster);
+  if (!a.cluster.empty()) {
+    auto cluster = find_cluster(c, a.cluster);
+    if (!cluster.ok()) return cluster.status();
+    req.mutable_options()->set_cluster_id(cluster->cluster_id());
+  }
   v1::DeployProjectResponse resp;
   AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->DeployProject(cc, req, &resp); }));
   if (!a.watch) {
@@ -238,6 +223,37 @@ Status rollback(Context& ctx, const std::string& id, const std::string& to, bool
   return ok_status();
 }
 
+// Lets a canary or blue-green deployment waiting for promotion go on (--full: with no more
+// holds or bake times), or pauses one after its current step.
+Status promote_or_pause(Context& ctx, const std::string& id, bool promote, bool full,
+                        const std::string& reason, bool follow) {
+  Connection c(ctx.connection);
+  auto d = get(c, id);
+  if (!d.ok()) return d.status();
+  auto stub = v1::DeploymentService::NewStub(c.channel());
+  if (promote) {
+    v1::PromoteDeploymentRequest req;
+    req.set_deployment_id(id);
+    req.set_project_id(d->project_id());
+    req.set_full(full);
+    v1::PromoteDeploymentResponse resp;
+    AXION_RETURN_IF_ERROR(
+        c.call([&](auto* cc) { return stub->PromoteDeployment(cc, req, &resp); }));
+  } else {
+    v1::PauseDeploymentRequest req;
+    req.set_deployment_id(id);
+    req.set_project_id(d->project_id());
+    req.set_reason(reason);
+    v1::PauseDeploymentResponse resp;
+    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->PauseDeployment(cc, req, &resp); }));
+  }
+  if (follow) return watch(ctx, c, id);
+  if (ctx.format() == Format::kTable) {
+    std::cout << (promote ? "promoted" : "pausing") << " deployment " << id << "\n";
+  }
+  return ok_status();
+}
+
 }  // namespace
 
 void add_deploy_commands(CLI::App& app, Context& ctx) {
@@ -249,7 +265,8 @@ void add_deploy_commands(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"rolling", "canary", "blue-green"}))
       ->capture_default_str();
   dep->add_option("--graph-version", a->graph_version, "graph version (0 = the latest)");
-  dep->add_option("--cluster", a->cluster, "cluster to deploy to (default: the one with agents)");
+  dep->add_option("--cluster", a->cluster,
+                  "cluster (name or id) to deploy to (default: the one with agents)");
   dep->add_flag("--auto-rollback", a->auto_rollback, "roll back to the last success on failure");
   dep->add_flag("--manual-promotion", a->manual, "canary / blue-green wait for axion promote");
   dep->add_flag("--supersede", a->supersede, "replace the environment's running deployment");
@@ -285,6 +302,25 @@ void add_deploy_commands(CLI::App& app, Context& ctx) {
   rb->add_flag("-w,--watch", *follow, "follow the rollback until it ends");
   rb->callback(
       [&ctx, id, to, fast, follow] { ctx.finish(rollback(ctx, *id, *to, *fast, *follow)); });
+
+  auto full = std::make_shared<bool>(false);
+  auto promote_follow = std::make_shared<bool>(false);
+  CLI::App* pro = app.add_subcommand(
+      "promote", "let a canary or blue-green deployment waiting for promotion go on");
+  pro->add_option("deployment", *id, "deployment id")->required();
+  pro->add_flag("--full", *full, "no more holds or bake times: the remaining steps run at once");
+  pro->add_flag("-w,--watch", *promote_follow, "then follow it until it ends");
+  pro->callback([&ctx, id, full, promote_follow] {
+    ctx.finish(promote_or_pause(ctx, *id, true, *full, "", *promote_follow));
+  });
+
+  auto pause_reason = std::make_shared<std::string>();
+  CLI::App* pau = app.add_subcommand("pause", "pause a deployment after its current step");
+  pau->add_option("deployment", *id, "deployment id")->required();
+  pau->add_option("--reason", *pause_reason, "why");
+  pau->callback([&ctx, id, pause_reason] {
+    ctx.finish(promote_or_pause(ctx, *id, false, false, *pause_reason, false));
+  });
 }
 
 }  // namespace axion::cli

@@ -22,22 +22,6 @@ std::string tail_of(const std::string& name, const std::string& prefix) {
   return name.rfind(prefix, 0) == 0 ? name.substr(prefix.size()) : name;
 }
 
-Result<v1::Cluster> find_cluster(const Connection& c, const std::string& name_or_id) {
-  auto stub = v1::InfrastructureService::NewStub(c.channel());
-  std::string token;
-  do {
-    v1::ListClustersRequest req;
-    req.set_page_size(200);
-    req.set_page_token(token);
-    v1::ListClustersResponse page;
-    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListClusters(cc, req, &page); }));
-    for (const auto& cl : page.clusters())
-      if (cl.name() == name_or_id || cl.cluster_id() == name_or_id) return cl;
-    token = page.next_page_token();
-  } while (!token.empty());
-  return not_found("no cluster is named '" + name_or_id + "' (axion clusters create makes one)");
-}
-
 Result<v1::ListClusterServersResponse> servers_of(const Connection& c, const std::string& id) {
   auto stub = v1::InfrastructureService::NewStub(c.channel());
   v1::ListClusterServersResponse all;
@@ -275,6 +259,22 @@ Status token(Context& ctx, const std::string& cluster, const std::string& server
 }
 
 }  // namespace
+
+Result<v1::Cluster> find_cluster(const Connection& c, const std::string& name_or_id) {
+  auto stub = v1::InfrastructureService::NewStub(c.channel());
+  std::string token;
+  do {
+    v1::ListClustersRequest req;
+    req.set_page_size(200);
+    req.set_page_token(token);
+    v1::ListClustersResponse page;
+    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListClusters(cc, req, &page); }));
+    for (const auto& cl : page.clusters())
+      if (cl.name() == name_or_id || cl.cluster_id() == name_or_id) return cl;
+    token = page.next_page_token();
+  } while (!token.empty());
+  return not_found("no cluster is named '" + name_or_id + "' (axion clusters create makes one)");
+}
 
 void add_infra_commands(CLI::App& app, Context& ctx) {
   CLI::App* clusters = app.add_subcommand("clusters", "clusters of servers");

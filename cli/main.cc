@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
   axion::cli::add_project_commands(app, ctx);
   axion::cli::add_deploy_commands(app, ctx);
   axion::cli::add_infra_commands(app, ctx);
+  axion::cli::add_admin_commands(app, ctx);
+  axion::cli::add_completion_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -198,8 +198,8 @@ Status on(Ctx& ctx, const v1::DeploymentRequested& e) {
   *d.mutable_created_at() = ctx.event.occurred_at();
   *d.mutable_updated_at() = ctx.event.occurred_at();
   d.set_version(ctx.event.sequence());
-  auto rollback = find<v1::RollbackRequested>(ctx.rows, Table::kInternal,
-                                              rollback_key(e.deployment_id()));
+  auto rollback =
+      find<v1::RollbackRequested>(ctx.rows, Table::kInternal, rollback_key(e.deployment_id()));
   if (!rollback.ok()) return rollback.status();
   if (*rollback != nullptr) {
     d.set_rollback_of((*rollback)->rollback_of());
@@ -231,10 +231,30 @@ Status on(Ctx& ctx, const v1::DeploymentConfigGenerated& e) {
                            [&](v1::Deployment& d) { *d.mutable_config() = e.config(); });
 }
 
+// Replicas wanted come from the placement (one entry per replica); a replica is healthy when
+// the last status its server reported for the service is HEALTHY.
+void count_replicas(v1::Deployment& d, v1::ServiceState& state) {
+  std::uint32_t desired = 0;
+  std::uint32_t healthy = 0;
+  if (auto placed = d.placement().find(state.service()); placed != d.placement().end()) {
+    for (const auto& server : placed->second.server_ids()) {
+      ++desired;
+      auto reported = state.server_status().find(server);
+      if (reported != state.server_status().end() &&
+          reported->second == v1::SERVICE_STATUS_HEALTHY) {
+        ++healthy;
+      }
+    }
+  }
+  state.set_desired_replicas(desired);
+  state.set_healthy_replicas(healthy);
+}
+
 Status on(Ctx& ctx, const v1::DeploymentServersAssigned& e) {
   return update_deployment(ctx, e.deployment_id(), [&](v1::Deployment& d) {
     d.set_cluster_id(e.cluster_id());
     *d.mutable_placement() = e.placement();
+    for (auto& s : *d.mutable_services()) count_replicas(d, s);
   });
 }
 
@@ -265,11 +285,12 @@ Status on(Ctx& ctx, const v1::ServiceStatusChanged& e) {
     }
     state->set_status(e.to_status());
     state->set_detail(e.detail());
-    if (!e.server_id().empty() &&
-        std::find(state->server_ids().begin(), state->server_ids().end(), e.server_id()) ==
-            state->server_ids().end()) {
+    if (!e.server_id().empty() && std::find(state->server_ids().begin(), state->server_ids().end(),
+                                            e.server_id()) == state->server_ids().end()) {
       state->add_server_ids(e.server_id());
     }
+    if (!e.server_id().empty()) (*state->mutable_server_status())[e.server_id()] = e.to_status();
+    count_replicas(d, *state);
   });
 }
 
@@ -310,8 +331,7 @@ Status on(Ctx& ctx, const v1::DeploymentPaused& e) {
 }
 
 Status on(Ctx& ctx, const v1::DeploymentPromoted& e) {
-  return update_deployment(ctx, e.deployment_id(),
-                           [&](v1::Deployment& d) { d.set_paused(false); });
+  return update_deployment(ctx, e.deployment_id(), [&](v1::Deployment& d) { d.set_paused(false); });
 }
 
 // The history of successes a rollback can return to, rotated per project.
@@ -368,8 +388,8 @@ std::string summarize(const Ctx&, const v1::DeploymentRequested& e) {
 }
 
 std::string summarize(const Ctx&, const v1::DeploymentStatusChanged& e) {
-  return "deployment " + e.deployment_id() + " " + commands::status_name(e.from_status()) +
-         " -> " + commands::status_name(e.to_status());
+  return "deployment " + e.deployment_id() + " " + commands::status_name(e.from_status()) + " -> " +
+         commands::status_name(e.to_status());
 }
 
 std::string summarize(const Ctx&, const v1::DeploymentFailed& e) {
@@ -448,8 +468,8 @@ v1::Server server_row(const commands::ServerState& s, const std::string& cluster
   *out.mutable_credential() = s.credential;
   out.set_host_key_fingerprint(s.host_key_fingerprint);
   out.set_status(s.status);
-  *out.mutable_labels() = google::protobuf::Map<std::string, std::string>(s.labels.begin(),
-                                                                          s.labels.end());
+  *out.mutable_labels() =
+      google::protobuf::Map<std::string, std::string>(s.labels.begin(), s.labels.end());
   out.mutable_capacity()->set_cpu_millis(s.capacity.cpu_millis);
   out.mutable_capacity()->set_memory_mb(s.capacity.memory_mb);
   out.mutable_capacity()->set_disk_mb(s.capacity.disk_mb);
@@ -505,8 +525,8 @@ Status render_cluster(Ctx& ctx, const commands::ClusterState& state, const std::
   c.set_cluster_id(id);
   c.set_name(state.name);
   c.set_description(state.description);
-  *c.mutable_labels() = google::protobuf::Map<std::string, std::string>(state.labels.begin(),
-                                                                        state.labels.end());
+  *c.mutable_labels() =
+      google::protobuf::Map<std::string, std::string>(state.labels.begin(), state.labels.end());
   c.set_kind(state.kind);
   c.set_server_count(static_cast<std::uint32_t>(state.servers.size()));
   *c.mutable_created_at() = *old != nullptr ? (*old)->created_at() : ctx.event.occurred_at();

@@ -1,9 +1,6 @@
 #include "projections/replay.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/time_util.h>
-
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +10,7 @@
 #include "events/envelope.h"
 #include "events/partitioner.h"
 #include "events/topics.h"
+#include "projections/event_tail.h"
 #include "projections/memory_view_store.h"
 #include "projections/row_overlay.h"
 
@@ -195,34 +193,13 @@ Result<std::uint64_t> export_audit(events::EventLog& log, const std::string& pro
   auto end = log.end_offset(tp);
   if (!end.ok()) return end.status();
   std::uint64_t lines = 0;
-  google::protobuf::util::JsonPrintOptions json;
-  json.preserve_proto_field_names = true;
   AXION_RETURN_IF_ERROR(for_each_record(
       log, tp, 0, *end, std::chrono::milliseconds(2000), [&](const events::StoredRecord& r) {
         auto envelope = events::parse_envelope(r);
         if (!envelope.ok() || envelope->aggregate_id() != project_id) return ok_status();
-        std::string payload;
-        auto printed = google::protobuf::util::MessageToJsonString(envelope->payload(), &payload,
-                                                                   json);
-        if (!printed.ok()) {
-          return data_loss("event " + envelope->event_id() + " cannot be printed as JSON: " +
-                           std::string(printed.message()));
-        }
-        nlohmann::json line;  // an ordered map: keys come out sorted, byte-stable
-        line["position"] = {{"topic", tp.topic}, {"partition", tp.partition}, {"offset", r.offset}};
-        line["event_id"] = envelope->event_id();
-        line["type"] = envelope->type();
-        line["aggregate_type"] = envelope->aggregate_type();
-        line["aggregate_id"] = envelope->aggregate_id();
-        line["sequence"] = envelope->sequence();
-        line["occurred_at"] =
-            google::protobuf::util::TimeUtil::ToString(envelope->occurred_at());
-        line["actor"] = envelope->actor();
-        line["correlation_id"] = envelope->correlation_id();
-        line["causation_id"] = envelope->causation_id();
-        line["schema_version"] = envelope->schema_version();
-        line["payload"] = nlohmann::json::parse(payload);
-        out << line.dump() << "\n";
+        auto line = event_json(tp, r.offset, *envelope);
+        if (!line.ok()) return line.status();
+        out << *line << "\n";
         ++lines;
         return ok_status();
       }));

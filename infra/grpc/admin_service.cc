@@ -4,6 +4,7 @@
 
 #include <sstream>
 
+#include "projections/event_tail.h"
 #include "projections/replay.h"
 
 namespace axion::infra::gateway {
@@ -26,7 +27,8 @@ namespace v1 = axion::v1;
   if (Status s = gateway_.begin(context); !s.ok()) return to_grpc(s);
   if (Status s = require_id("project_id", request->project_id()); !s.ok()) return to_grpc(s);
   if (!request->has_at()) return to_grpc(invalid_field("at", "at (the instant) is required"));
-  const std::int64_t at_ms = google::protobuf::util::TimeUtil::TimestampToMilliseconds(request->at());
+  const std::int64_t at_ms =
+      google::protobuf::util::TimeUtil::TimestampToMilliseconds(request->at());
   auto as_of = projections::views_as_of(log_, request->project_id(), at_ms, projector_);
   if (!as_of.ok()) return to_grpc(as_of.status());
   auto& queries = *as_of->queries;
@@ -48,9 +50,9 @@ namespace v1 = axion::v1;
   return ::grpc::Status::OK;
 }
 
-::grpc::Status AdminServiceImpl::ExportAudit(::grpc::ServerContext* context,
-                                             const v1::ExportAuditRequest* request,
-                                             ::grpc::ServerWriter<v1::ExportAuditResponse>* writer) {
+::grpc::Status AdminServiceImpl::ExportAudit(
+    ::grpc::ServerContext* context, const v1::ExportAuditRequest* request,
+    ::grpc::ServerWriter<v1::ExportAuditResponse>* writer) {
   if (Status s = gateway_.begin(context); !s.ok()) return to_grpc(s);
   if (Status s = require_id("project_id", request->project_id()); !s.ok()) return to_grpc(s);
   std::ostringstream out;
@@ -66,6 +68,29 @@ namespace v1 = axion::v1;
     if (!writer->Write(line)) break;
   }
   return ::grpc::Status::OK;
+}
+
+::grpc::Status AdminServiceImpl::TailEvents(::grpc::ServerContext* context,
+                                            const v1::TailEventsRequest* request,
+                                            ::grpc::ServerWriter<v1::TailEventsResponse>* writer) {
+  if (Status s = gateway_.begin(context); !s.ok()) return to_grpc(s);
+  if (!request->project_id().empty()) {
+    if (Status s = require_id("project_id", request->project_id()); !s.ok()) return to_grpc(s);
+  }
+  projections::TailOptions options;
+  options.project_id = request->project_id();
+  options.last = request->last();
+  options.follow = request->follow();
+  v1::TailEventsResponse out;
+  Status tailed = projections::tail_events(
+      log_, options, [&] { return context->IsCancelled(); },
+      [&](const projections::TailedEvent& e) {
+        *out.mutable_entry() = e.entry;
+        out.set_json(e.json);
+        return writer->Write(out);
+      });
+  if (context->IsCancelled()) return {::grpc::StatusCode::CANCELLED, "the client went away"};
+  return to_grpc(tailed);
 }
 
 }  // namespace axion::infra::gateway

@@ -1,5 +1,5 @@
 // AdminService over gRPC (schemas/axion/v1/admin.proto): rebuild the views, a project as of an
-// instant, a project's audit export. Token-authenticated like every other RPC.
+// instant, a project's audit export, the event tail. Token-authenticated like every other RPC.
 #pragma once
 
 #include "axion/v1/admin.grpc.pb.h"
@@ -32,6 +32,9 @@ class AdminServiceImpl final : public axion::v1::AdminService::Service {
   ::grpc::Status ExportAudit(::grpc::ServerContext* context,
                              const axion::v1::ExportAuditRequest* request,
                              ::grpc::ServerWriter<axion::v1::ExportAuditResponse>* writer) override;
+  ::grpc::Status TailEvents(::grpc::ServerContext* context,
+                            const axion::v1::TailEventsRequest* request,
+                            ::grpc::ServerWriter<axion::v1::TailEventsResponse>* writer) override;
 
  private:
   const QueryGateway& gateway_;

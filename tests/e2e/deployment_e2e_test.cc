@@ -16,6 +16,12 @@ TEST_F(DeploymentE2E, RollingV1ToV2ServesEveryRequestAndStopsV1) {
   EXPECT_THAT(front_get(front_), HasSubstr(marker_ + "-v1"));
   ASSERT_EQ(first.placement().at("web").server_ids_size(), 2);
   EXPECT_NE(first.placement().at("web").server_ids(0), first.placement().at("web").server_ids(1));
+  // The view counts replicas: wanted from the placement, healthy from each server's report.
+  ASSERT_EQ(first.services_size(), 2) << first.ShortDebugString();
+  for (const auto& s : first.services()) {
+    EXPECT_EQ(s.desired_replicas(), s.service() == "web" ? 2u : 1u) << s.ShortDebugString();
+    EXPECT_EQ(s.healthy_replicas(), s.desired_replicas()) << s.ShortDebugString();
+  }
 
   publish("v2");
   Load load(front_);

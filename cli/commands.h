@@ -16,7 +16,8 @@ struct Context {
   ConnectionOptions connection;
   std::string output = "table";  // -o
   int exit = kExitOk;
-  // Set by a watch whose deployment or install did not succeed: exit kExitFailed.
+  // Set by a watch whose deployment or install did not succeed, or a failed server test:
+  // exit kExitFailed.
   std::string ended_badly;
   // Prints the error (or nothing) and records its exit code.
   void finish(const Status& status);

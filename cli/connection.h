@@ -25,7 +25,8 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitRefused = 1;      // the server refused or failed the request
 inline constexpr int kExitUsage = 2;        // invalid input: flags, project file, or as refused
 inline constexpr int kExitUnreachable = 3;  // no server answered, or it refused the token
-inline constexpr int kExitFailed = 4;       // a watched deployment or install ended badly
+inline constexpr int kExitFailed = 4;       // a watched deployment or install ended badly, or
+                                            // `servers test` found the server unusable
 
 class Connection {
  public:

@@ -77,8 +77,9 @@ struct OffsetCommit {
 struct TopicSpec {
   std::string name;
   std::int32_t partitions = 1;
-  // The topic is a system of record: a Kafka topic created for it keeps every record
-  // (retention.ms = retention.bytes = -1) whatever the broker's default retention.
+  // The topic is a system of record: on Kafka it keeps every record (retention.ms =
+  // retention.bytes = -1) whatever the broker's default retention — set when the topic is
+  // created, and set on an existing topic that lacks it (keeping its other topic configs).
   bool keep_forever = false;
 };
 
@@ -161,7 +162,8 @@ class EventLog {
   EventLog& operator=(const EventLog&) = delete;
 
   // Creates the topic, or checks an existing one has the same partition count (else
-  // FAILED_PRECONDITION). INVALID_ARGUMENT for a bad name or partition count. Thread-safe.
+  // FAILED_PRECONDITION) and, for keep_forever, makes it keep every record (FAILED_PRECONDITION
+  // if the store refuses). INVALID_ARGUMENT for a bad name or partition count. Thread-safe.
   virtual Status ensure_topic(const TopicSpec& spec) = 0;
   // NOT_FOUND for an unknown topic. Thread-safe.
   virtual Result<std::int32_t> partition_count(const std::string& topic) = 0;

@@ -1,5 +1,6 @@
 // KafkaContext (impl/kafka_context.h): librdkafka configuration, the admin handle, topic
-// metadata and creation, and consumer-group offset look-ups.
+// metadata and creation, and consumer-group offset look-ups (topic configs:
+// kafka_topic_config.cc).
 #include "infra/kafka/impl/kafka_context.h"
 
 #include <algorithm>
@@ -184,14 +185,17 @@ Status KafkaContext::ensure_topic(const events::TopicSpec& spec) {
                                  std::to_string(*existing) + " partitions, not " +
                                  std::to_string(spec.partitions));
     }
-    return ok_status();
+    return spec.keep_forever ? keep_forever(spec.name) : ok_status();
   }
   if (existing.status().code() != StatusCode::kNotFound) return existing.status();
-  AXION_RETURN_IF_ERROR(create_topic(spec));
-  return wait_until_ready(spec);
+  auto created = create_topic(spec);
+  if (!created.ok()) return created.status();
+  AXION_RETURN_IF_ERROR(wait_until_ready(spec));
+  // Another process created it meanwhile, perhaps without our retention.
+  return spec.keep_forever && !*created ? keep_forever(spec.name) : ok_status();
 }
 
-Status KafkaContext::create_topic(const events::TopicSpec& spec) {
+Result<bool> KafkaContext::create_topic(const events::TopicSpec& spec) {
   char errbuf[512] = {0};
   NewTopicPtr topic(rd_kafka_NewTopic_new(spec.name.c_str(), spec.partitions,
                                           config_.replication_factor, errbuf, sizeof errbuf));
@@ -235,12 +239,12 @@ Status KafkaContext::create_topic(const events::TopicSpec& spec) {
       result ? rd_kafka_CreateTopics_result_topics(result, &count) : nullptr;
   if (count != 1) return internal_error(what + ": unexpected CreateTopics result");
   const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[0]);
-  if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return ok_status();  // compared when ready
+  if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) return false;  // compared when ready
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     const char* detail = rd_kafka_topic_result_error_string(results[0]);
     return status_from_kafka(err, what, detail ? detail : "");
   }
-  return ok_status();
+  return true;
 }
 
 Status KafkaContext::wait_until_ready(const events::TopicSpec& spec) {

@@ -1,7 +1,8 @@
 // KafkaContext: what every part of the Kafka adapter shares — the configuration, librdkafka
-// property sets, one admin handle (metadata, CreateTopics, consumer-group offsets), the cached
-// partition counts, the positions our own producers have had acknowledged (for read-your-writes
-// while commit markers propagate), and the client's recent log lines (for error messages).
+// property sets, one admin handle (metadata, CreateTopics, topic configs, consumer-group
+// offsets), the cached partition counts, the positions our own producers have had acknowledged
+// (for read-your-writes while commit markers propagate), and the client's recent log lines (for
+// error messages).
 // Producers and consumers hold it by shared_ptr, so it outlives every librdkafka handle.
 #pragma once
 
@@ -37,6 +38,13 @@ class ClientEvents final : public RdKafka::EventCb {
   std::string last_problem_;
 };
 
+// One topic config as DescribeConfigs reports it.
+struct TopicConfigEntry {
+  std::string value;       // "" when the broker withholds it (sensitive) or it is unset
+  bool has_value = false;  // false: withheld or unset
+  bool dynamic = false;    // set on the topic itself (source DYNAMIC_TOPIC_CONFIG)
+};
+
 class KafkaContext {
  public:
   static Result<std::shared_ptr<KafkaContext>> open(const KafkaConfig& config);
@@ -58,7 +66,13 @@ class KafkaContext {
 
   // Cached after the first successful look-up. NOT_FOUND for an unknown topic.
   Result<std::int32_t> partition_count(const std::string& topic);
+  // Creates the topic, or checks an existing one's partition count; for spec.keep_forever also
+  // sets retention.ms = retention.bytes = -1 on an existing topic that expires records
+  // (FAILED_PRECONDITION, saying what to set by hand, if the broker refuses).
   Status ensure_topic(const events::TopicSpec& spec);
+  // Every config of the topic the broker reports (effective values). NOT_FOUND for an unknown
+  // topic.
+  Result<std::map<std::string, TopicConfigEntry>> topic_configs(const std::string& topic);
   // Checks the name (INVALID_ARGUMENT), the topic and the partition exist (NOT_FOUND).
   Status check_partition(const events::TopicPartition& tp);
   Result<std::optional<std::int64_t>> committed_offset(const std::string& group,
@@ -72,7 +86,11 @@ class KafkaContext {
   explicit KafkaContext(const KafkaConfig& config);
   // Metadata of one topic, straight from a broker (never creates the topic).
   Result<std::int32_t> fetch_partition_count(const std::string& topic, bool require_leaders);
-  Status create_topic(const events::TopicSpec& spec);
+  // true if this call created it, false if it already existed.
+  Result<bool> create_topic(const events::TopicSpec& spec);
+  // Pins retention.ms = retention.bytes = -1 on an existing topic, carrying over its other
+  // topic-level configs (kafka_topic_config.cc). OK without a request if both are -1 already.
+  Status keep_forever(const std::string& topic);
   Status wait_until_ready(const events::TopicSpec& spec);
 
   KafkaConfig config_;

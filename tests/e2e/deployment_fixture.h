@@ -99,8 +99,10 @@ class DeploymentE2E : public AgentE2E {
 
   void TearDown() override {
     agents_running_.clear();
+    // Empty when SetUp stopped early: pids_with("") would name every process on the machine.
     for (const auto& needle : {marker_, dir_})
-      for (pid_t pid : pids_with(needle)) kill(pid, SIGKILL);
+      if (!needle.empty())
+        for (pid_t pid : pids_with(needle)) kill(pid, SIGKILL);
     remove_scratch_dir(dir_);
     AgentE2E::TearDown();
   }

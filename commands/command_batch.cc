@@ -1,5 +1,7 @@
 // CommandProcessor::process: decides one polled batch of commands and appends its events, its
 // results (a trailer carrying the events' positions) and its offsets in one atomic append.
+#include <algorithm>
+#include <chrono>
 #include <set>
 
 #include "commands/command_processor.h"
@@ -31,6 +33,8 @@ struct Answer {
   std::size_t first_event = 0;
   std::size_t event_count = 0;
   bool remember = false;  // a new answer under an idempotency key
+  // The gateway's receipt (the envelope's issued_at); 0 = the envelope has none.
+  std::int64_t issued_at_ms = 0;
 };
 
 }  // namespace
@@ -64,6 +68,9 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
                                                                   : cmd.correlation_id());
     const std::int64_t now = options_.clock();
     answer.result.set_decided_at_ms(now);
+    if (cmd.has_issued_at()) {
+      answer.issued_at_ms = cmd.issued_at().seconds() * 1000 + cmd.issued_at().nanos() / 1000000;
+    }
     ++counted.commands;
 
     // A retry under a known idempotency key gets the first answer again and appends nothing.
@@ -213,7 +220,12 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
   };
   events::OffsetCommit offsets{options_.group, {}, consumer_.get()};
   for (const auto& [tp, range] : consumed) offsets.offsets.push_back({tp, range.second});
+  const auto append_started = std::chrono::steady_clock::now();
   auto appended = producer_->append(std::move(records), &offsets, trailer);
+  if (options_.append_seconds) {
+    options_.append_seconds->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - append_started).count());
+  }
 
   if (!appended.ok()) {
     // Undo what this batch decided: refold the touched partitions, re-read the batch. A
@@ -232,6 +244,14 @@ Status CommandProcessor::process(std::vector<events::StoredRecord> batch) {
     std::lock_guard lock(status_mu_);
     ++stats_.failed_appends;
     return appended.status();
+  }
+  if (options_.command_seconds) {
+    const std::int64_t durable = options_.clock();
+    for (const auto& answer : answers) {
+      if (answer.issued_at_ms <= 0) continue;
+      options_.command_seconds->observe(
+          static_cast<double>(std::max<std::int64_t>(0, durable - answer.issued_at_ms)) / 1000.0);
+    }
   }
   for (std::size_t i = 0; i < answers.size(); ++i) {
     if (!answers[i].remember) continue;

@@ -36,6 +36,7 @@
 #include "axion/v1/snapshot.pb.h"
 #include "commands/aggregate_kind.h"
 #include "commands/snapshot_store.h"
+#include "common/histogram.h"
 #include "events/event_log.h"
 
 namespace axion::commands {
@@ -58,6 +59,12 @@ struct ProcessorOptions {
   // How long an idempotency key is remembered after its command was decided (AXION_IDEMPOTENCY_
   // TTL_HOURS); a retry after that is a new command. Results without a decision time are kept.
   std::int64_t idempotency_ttl_ms = 24LL * 3600 * 1000;
+  // Metrics, fed when set (thread-safe; must outlive the processor): the duration of each
+  // batch's producer append (seconds), and per decided command the time from its envelope's
+  // issued_at (the gateway's receipt) to the append that made its decision durable, by
+  // `clock` (millisecond resolution; clamped at 0 when another host's clock is ahead).
+  Histogram* append_seconds = nullptr;
+  Histogram* command_seconds = nullptr;
 };
 
 struct ProcessorStats {

@@ -113,6 +113,20 @@ class MemoryViewStore final : public ViewStore {
     return it == offsets_.end() ? Offsets() : it->second;
   }
 
+  // Counts by walking the table: this store serves as-of queries and tests, not /metrics.
+  Result<std::map<std::int32_t, std::uint64_t>> count_by_status(Table table) override {
+    if (!is_known_table(table)) {
+      return invalid_field("table",
+                           "unknown view table " + std::to_string(static_cast<int>(table)));
+    }
+    std::shared_lock lock(mu_);
+    std::map<std::int32_t, std::uint64_t> out;
+    if (const auto t = tables_.find(table); t != tables_.end()) {
+      for (const auto& [key, row] : t->second.by_key) ++out[row.index.status];
+    }
+    return out;
+  }
+
   Status clear() override {
     std::unique_lock lock(mu_);
     tables_.clear();

@@ -38,6 +38,9 @@ class SwappableViewStore final : public ViewStore {
     return current()->offsets(projection);
   }
   Status clear() override { return current()->clear(); }
+  Result<std::map<std::int32_t, std::uint64_t>> count_by_status(Table table) override {
+    return current()->count_by_status(table);
+  }
 
  private:
   mutable std::shared_mutex mu_;

@@ -12,6 +12,11 @@ Result<std::vector<Row>> ViewStore::get_many(Table table, const std::vector<std:
   return out;
 }
 
+Result<std::map<std::int32_t, std::uint64_t>> ViewStore::count_by_status(Table table) {
+  return Status(StatusCode::kUnimplemented,
+                "this view store does not count the rows of " + std::string(table_name(table)));
+}
+
 std::string_view table_name(Table table) {
   switch (table) {
     case Table::kProjects: return "projects";

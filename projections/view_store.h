@@ -113,6 +113,10 @@ class ViewStore {
   virtual Result<Offsets> offsets(const std::string& projection) = 0;
   // Erases every row and every projection's offsets (a fresh store for a rebuild).
   virtual Status clear() = 0;
+  // How many rows of `table` have each index status (statuses without rows are absent), as of
+  // the last commit. Cheap — the store keeps the counts or counts inside the database, no row
+  // is read out — so /metrics may ask on every scrape. The default is UNIMPLEMENTED.
+  virtual Result<std::map<std::int32_t, std::uint64_t>> count_by_status(Table table);
 };
 
 }  // namespace axion::projections

@@ -266,7 +266,12 @@ Status SagaProcessor::step() {
     return r.topic == events::kCommandsTopic;
   });
   const std::size_t total = out.size();
+  const auto append_started = std::chrono::steady_clock::now();
   auto appended = producer_->append(std::move(out), offsets.offsets.empty() ? nullptr : &offsets);
+  if (options_.append_seconds) {
+    options_.append_seconds->observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - append_started).count());
+  }
   if (!appended.ok()) {
     // Nothing landed: forget what this batch emitted and read it again from the committed
     // offsets, after reloading the partitions (their state may hold the batch's events).

@@ -28,6 +28,7 @@
 #include <string>
 #include <thread>
 
+#include "common/histogram.h"
 #include "common/status.h"
 #include "events/event_log.h"
 #include "sagas/deployment_saga.h"
@@ -42,6 +43,8 @@ struct SagaProcessorOptions {
   // The servers of a cluster (the servers view); empty id = the default cluster.
   std::function<Result<std::pair<std::string, std::vector<sagas::ServerInfo>>>(const std::string&)>
       servers;
+  // The duration of each producer append, in seconds, when set (must outlive the processor).
+  Histogram* append_seconds = nullptr;
 };
 
 struct SagaStats {

@@ -133,6 +133,8 @@ Status ServerApp::start() {
   options.limits.max_servers_per_user = config_.max_servers_per_user;
   options.max_event_bytes = config_.max_record_bytes;
   options.idempotency_ttl_ms = std::int64_t{config_.idempotency_ttl_hours} * 3600 * 1000;
+  options.append_seconds = &command_append_seconds_;
+  options.command_seconds = &command_seconds_;
   if (config_.snapshot_every > 0) {
     auto snapshots = infra::rocksdb::open_rocks_snapshot_store(config_.snapshot_dir());
     if (!snapshots.ok()) return snapshots.status();
@@ -195,6 +197,7 @@ Status ServerApp::start() {
   saga_options.transactional_id = "axion-sagas-" + config_.instance_id;
   saga_options.clock = wall_clock_ms;
   saga_options.step_deadline = config_.progress_deadline;
+  saga_options.append_seconds = &saga_append_seconds_;
   saga_options.servers = [this](const std::string& cluster_id) {
     return cluster_servers(cluster_id);
   };

@@ -13,6 +13,7 @@
 
 #include "commands/command_bus.h"
 #include "commands/command_processor.h"
+#include "common/histogram.h"
 #include "common/status.h"
 #include "events/event_log.h"
 #include "infra/grpc/admin_service.h"
@@ -82,6 +83,10 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
       const std::string& cluster_id) const;
 
   ServerConfig config_;
+  // /metrics' histograms, fed by the processors (declared first: they outlive them).
+  Histogram command_append_seconds_{Histogram::latency_seconds_buckets()};
+  Histogram saga_append_seconds_{Histogram::latency_seconds_buckets()};
+  Histogram command_seconds_{Histogram::latency_seconds_buckets()};
   std::unique_ptr<events::EventLog> log_;
   std::unique_ptr<commands::SnapshotStore> snapshots_;  // outlives the processor
   std::unique_ptr<commands::CommandProcessor> processor_;

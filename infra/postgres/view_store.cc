@@ -286,6 +286,24 @@ class PostgresViewStore final : public projections::ViewStore {
     return out;
   }
 
+  // Counted by PostgreSQL (a scan of the table there; only the counts come back).
+  Result<std::map<std::int32_t, std::uint64_t>> count_by_status(Table table) override {
+    if (!projections::is_known_table(table)) {
+      return invalid_field("table",
+                           "unknown view table " + std::to_string(static_cast<int>(table)));
+    }
+    std::map<std::int32_t, std::uint64_t> out;
+    AXION_RETURN_IF_ERROR(pool_.run("count rows", true, [&](pqxx::connection& conn) {
+      pqxx::nontransaction tx(conn);
+      out.clear();
+      const auto result = tx.exec("SELECT status_code, count(*) FROM " +
+                                  ref(impl::view_table(table)) + " GROUP BY status_code");
+      for (const auto& r : result) out[r[0].as<std::int32_t>()] = r[1].as<std::uint64_t>();
+      return ok_status();
+    }));
+    return out;
+  }
+
   Status clear() override {
     return pool_.run("clear", false, [&](pqxx::connection& conn) {
       pqxx::work tx(conn);

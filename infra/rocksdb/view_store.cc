@@ -9,6 +9,7 @@
 #include <optional>
 #include <utility>
 
+#include "infra/rocksdb/impl/view_counts.h"
 #include "projections/view_store_checks.h"
 
 namespace axion::infra::rocksdb {
@@ -343,6 +344,7 @@ class RocksViewStore final : public projections::ViewStore {
     }
 
     ::rocksdb::WriteBatch wb;
+    impl::CountDeltas counts;
     for (const auto& m : batch.mutations) {
       const Row& row = m.row;
       std::optional<RowIndex>& index = current[RowId(row.table, row.key)];
@@ -354,6 +356,7 @@ class RocksViewStore final : public projections::ViewStore {
       }
       if (index) {
         for (const auto& key : index_keys(row.table, row.key, *index)) wb.Delete(key);
+        --counts[{row.table, index->status}];
       }
       if (m.erase) {
         wb.Delete(row_key(row.table, row.key));
@@ -364,8 +367,10 @@ class RocksViewStore final : public projections::ViewStore {
       std::string entry;
       put_index(entry, row.index);
       for (const auto& key : index_keys(row.table, row.key, row.index)) wb.Put(key, entry);
+      ++counts[{row.table, row.index.status}];
       index = row.index;
     }
+    AXION_RETURN_IF_ERROR(impl::stage_counts(*db_, counts, wb));
     for (const auto& [tp, next] : batch.next) {
       std::string value;
       put_be(value, static_cast<std::uint64_t>(next), 8);
@@ -400,11 +405,19 @@ class RocksViewStore final : public projections::ViewStore {
     return out;
   }
 
+  Result<std::map<std::int32_t, std::uint64_t>> count_by_status(Table table) override {
+    if (!projections::is_known_table(table)) {
+      return invalid_field("table",
+                           "unknown view table " + std::to_string(static_cast<int>(table)));
+    }
+    return impl::read_counts(*db_, table);
+  }
+
   Status clear() override {
     {
       std::lock_guard lock(mu_);
       ::rocksdb::WriteBatch wb;
-      for (const char* kind : {"R", "X", "O"}) {
+      for (const char* kind : {"R", "X", "O", "C"}) {
         wb.DeleteRange(kind, prefix_end(kind));
       }
       ::rocksdb::WriteOptions write;
@@ -456,6 +469,14 @@ Result<std::unique_ptr<projections::ViewStore>> open_rocks_view_store(const std:
                                  "' (delete it: views are rebuilt from the log)");
     }
   }
+  AXION_RETURN_IF_ERROR(impl::ensure_counts(
+      *db, [](Table table) { return bucket_prefix(table, Bucket::kAll); },
+      [](std::string_view entry) -> std::optional<std::int32_t> {
+        RowIndex index;
+        std::size_t pos = 0;
+        if (!get_index(entry, pos, index)) return std::nullopt;
+        return index.status;
+      }));
   return std::unique_ptr<projections::ViewStore>(std::make_unique<RocksViewStore>(std::move(db)));
 }
 

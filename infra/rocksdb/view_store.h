@@ -4,6 +4,7 @@
 //   'R' table key                                          -> row (index columns + doc)
 //   'X' table bucket [str(value)] order(sort_key) key      -> index columns (no doc)
 //   'O' str(projection) str(topic) be32(partition)         -> be64(next offset)
+//   'C' table be32(status)                                 -> be64(rows) (impl/view_counts.h)
 // str() is a be32 length + bytes; order() is big-endian with the sign bit flipped, so bytewise
 // order is numeric order and the key, last and unprefixed, breaks ties bytewise — exactly the
 // (sort_key, key) order of a listing. Index buckets: every row in 'all', rows with a project in

@@ -41,18 +41,29 @@ Result<Format> parse_format(const std::string& name) {
   return invalid_argument("-o must be table, json or yaml, not '" + name + "'");
 }
 
+namespace {
+
+// Every field, empty lists and zero values included, so a script finds the keys it looks for
+// whatever the answer holds.
+google::protobuf::util::JsonPrintOptions print_options(bool whitespace) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = whitespace;
+  options.preserve_proto_field_names = false;
+  options.always_print_primitive_fields = true;
+  return options;
+}
+
+}  // namespace
+
 std::string to_json(const google::protobuf::Message& message) {
   std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  options.preserve_proto_field_names = false;
-  (void)google::protobuf::util::MessageToJsonString(message, &out, options);
+  (void)google::protobuf::util::MessageToJsonString(message, &out, print_options(true));
   return out;
 }
 
 std::string to_yaml(const google::protobuf::Message& message) {
   std::string json;
-  (void)google::protobuf::util::MessageToJsonString(message, &json);
+  (void)google::protobuf::util::MessageToJsonString(message, &json, print_options(false));
   YAML::Emitter out;
   emit(out, nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false));
   return std::string(out.c_str()) + "\n";

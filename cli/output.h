@@ -17,7 +17,8 @@ enum class Format { kTable, kJson, kYaml };
 // "table", "json" or "yaml"; INVALID_ARGUMENT otherwise.
 Result<Format> parse_format(const std::string& name);
 
-// The message in the API's JSON mapping (lowerCamelCase fields, enums by name).
+// The message in the API's JSON mapping (lowerCamelCase fields, enums by name), every field
+// printed: empty lists as [], zero values as 0, "" or the enum's zero name.
 std::string to_json(const google::protobuf::Message& message);
 // The same document as YAML (block style).
 std::string to_yaml(const google::protobuf::Message& message);

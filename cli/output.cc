@@ -32,17 +32,6 @@ void emit(YAML::Emitter& out, const nlohmann::json& j) {
   }
 }
 
-}  // namespace
-
-Result<Format> parse_format(const std::string& name) {
-  if (name == "table") return Format::kTable;
-  if (name == "json") return Format::kJson;
-  if (name == "yaml") return Format::kYaml;
-  return invalid_argument("-o must be table, json or yaml, not '" + name + "'");
-}
-
-namespace {
-
 // Every field, empty lists and zero values included, so a script finds the keys it looks for
 // whatever the answer holds.
 google::protobuf::util::JsonPrintOptions print_options(bool whitespace) {
@@ -54,6 +43,13 @@ google::protobuf::util::JsonPrintOptions print_options(bool whitespace) {
 }
 
 }  // namespace
+
+Result<Format> parse_format(const std::string& name) {
+  if (name == "table") return Format::kTable;
+  if (name == "json") return Format::kJson;
+  if (name == "yaml") return Format::kYaml;
+  return invalid_argument("-o must be table, json or yaml, not '" + name + "'");
+}
 
 std::string to_json(const google::protobuf::Message& message) {
   std::string out;

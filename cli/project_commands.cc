@@ -60,8 +60,8 @@ Status publish(const Context& ctx, const std::string& file, const std::string& c
   return ok_status();
 }
 
-Status list_projects(const Context& ctx) {
-  Connection c(ctx.connection);
+// Every project, page after page.
+Result<v1::ListProjectsResponse> all_projects(const Connection& c) {
   auto stub = v1::ProjectService::NewStub(c.channel());
   v1::ListProjectsResponse all;
   std::string token;
@@ -74,6 +74,14 @@ Status list_projects(const Context& ctx) {
     for (auto& p : *page.mutable_projects()) *all.add_projects() = std::move(p);
     token = page.next_page_token();
   } while (!token.empty());
+  return all;
+}
+
+Status list_projects(const Context& ctx) {
+  Connection c(ctx.connection);
+  auto listed = all_projects(c);
+  if (!listed.ok()) return listed.status();
+  const v1::ListProjectsResponse& all = *listed;
   Table t{{"NAME", "ID", "GRAPH VERSION", "CREATED"}, {}};
   for (const auto& p : all.projects()) {
     t.rows.push_back({p.name(), p.project_id(), std::to_string(p.latest_graph_version()),
@@ -86,18 +94,10 @@ Status list_projects(const Context& ctx) {
 }  // namespace
 
 Result<v1::Project> find_project(const Connection& c, const std::string& name) {
-  auto stub = v1::ProjectService::NewStub(c.channel());
-  std::string token;
-  do {
-    v1::ListProjectsRequest req;
-    req.set_page_size(200);
-    req.set_page_token(token);
-    v1::ListProjectsResponse page;
-    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListProjects(cc, req, &page); }));
-    for (const auto& p : page.projects())
-      if (p.name() == name) return p;
-    token = page.next_page_token();
-  } while (!token.empty());
+  auto all = all_projects(c);
+  if (!all.ok()) return all.status();
+  for (const auto& p : all->projects())
+    if (p.name() == name) return p;
   return not_found("no project is named '" + name + "' (axion project publish registers it)");
 }
 

@@ -24,6 +24,7 @@
 #include "commands/project_aggregate.h"
 #include "commands/state_snapshots.h"
 #include "events/envelope.h"
+#include "projections/event_tail.h"
 
 namespace axion::projections {
 
@@ -594,20 +595,7 @@ Status infrastructure_event(Ctx& ctx) {
 
 void audit(Ctx& ctx, std::string summary) {
   const v1::EventEnvelope& e = ctx.event;
-  v1::AuditEntry entry;
-  entry.set_project_id(e.aggregate_id());
-  entry.set_event_id(e.event_id());
-  entry.set_type(e.type());
-  entry.set_aggregate_type(e.aggregate_type());
-  entry.set_aggregate_id(e.aggregate_id());
-  entry.set_sequence(e.sequence());
-  *entry.mutable_occurred_at() = e.occurred_at();
-  entry.set_actor(e.actor());
-  entry.set_correlation_id(e.correlation_id());
-  entry.set_causation_id(e.causation_id());
-  entry.mutable_position()->set_topic(ctx.at.tp.topic);
-  entry.mutable_position()->set_partition(ctx.at.tp.partition);
-  entry.mutable_position()->set_offset(ctx.at.offset);
+  v1::AuditEntry entry = audit_entry_of(ctx.at.tp, ctx.at.offset, e);
   entry.set_summary(std::move(summary));
   RowIndex index;
   index.project_id = e.aggregate_id();

@@ -13,12 +13,12 @@
 #include "events/topics.h"
 #include "infra/grpc/command_gateway.h"
 #include "infra/kafka/kafka_event_log.h"
+#include "infra/postgres/migrations.h"
+#include "infra/postgres/view_store.h"
 #include "infra/rocksdb/rocks_event_log.h"
 #include "infra/rocksdb/snapshot_store.h"
 #include "infra/rocksdb/view_store.h"
 #include "projections/replay.h"
-#include "infra/postgres/migrations.h"
-#include "infra/postgres/view_store.h"
 
 namespace axion::server {
 
@@ -73,8 +73,9 @@ ServerApp::~ServerApp() { stop(); }
 // unnoticed until a connection test.
 Status ServerApp::open_sealer() {
   if (config_.master_key.empty()) {
-    return invalid_argument("AXION_MASTER_KEY is not set: axion-server seals SSH credentials "
-                            "with it");
+    return invalid_argument(
+        "AXION_MASTER_KEY is not set: axion-server seals SSH credentials "
+        "with it");
   }
   auto sealer = infra::crypto::SecretSealer::from_spec(config_.master_key);
   if (!sealer.ok()) return sealer.status();
@@ -114,9 +115,9 @@ Status ServerApp::start() {
   started_at_s_ = std::chrono::duration_cast<std::chrono::seconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count();
-  spdlog::info("opening the event log ({})",
-               config_.embedded() ? "embedded RocksDB at " + config_.log_dir()
-                                  : "Kafka at " + config_.kafka_brokers);
+  spdlog::info("opening the event log ({})", config_.embedded()
+                                                 ? "embedded RocksDB at " + config_.log_dir()
+                                                 : "Kafka at " + config_.kafka_brokers);
   auto log = open_log(config_);
   if (!log.ok()) return log.status();
   log_ = std::move(log).value();
@@ -161,11 +162,10 @@ Status ServerApp::start() {
   AXION_RETURN_IF_ERROR(open_sealer());
   project_service_ =
       std::make_unique<infra::gateway::ProjectServiceImpl>(*gateway_, query_gateway_.get());
-  deployment_service_ =
-      std::make_unique<infra::gateway::DeploymentServiceImpl>(*gateway_, query_gateway_.get(),
-                                                              log_.get());
-  infrastructure_service_ = std::make_unique<infra::gateway::InfrastructureServiceImpl>(
-      *gateway_, query_gateway_.get());
+  deployment_service_ = std::make_unique<infra::gateway::DeploymentServiceImpl>(
+      *gateway_, query_gateway_.get(), log_.get());
+  infrastructure_service_ =
+      std::make_unique<infra::gateway::InfrastructureServiceImpl>(*gateway_, query_gateway_.get());
   infrastructure_service_->set_sealer(sealer_.get());
   infra::gateway::AgentHubOptions hub_options;
   hub_options.offline_after = config_.agent_offline_after;
@@ -324,9 +324,8 @@ Status ServerApp::start_views() {
                 .string();
     group += "-" + config_.instance_id;  // every server keeps all views of its own
   }
-  spdlog::info("opening the views ({} {})", config_.database_url.empty() ? "RocksDB at"
-                                                                          : "PostgreSQL schema",
-               where);
+  spdlog::info("opening the views ({} {})",
+               config_.database_url.empty() ? "RocksDB at" : "PostgreSQL schema", where);
   auto store = open_views(where);
   if (!store.ok()) return store.status();
   views_ = std::make_shared<projections::SwappableViewStore>(std::move(store).value());
@@ -339,8 +338,8 @@ Status ServerApp::start_views() {
   queries_ = std::make_unique<projections::ViewQueries>(*views_);
   query_gateway_ =
       std::make_unique<infra::gateway::QueryGateway>(*tokens_, *queries_, *projection_);
-  admin_service_ = std::make_unique<infra::gateway::AdminServiceImpl>(*query_gateway_, *log_,
-                                                                      *this, projector_options());
+  admin_service_ = std::make_unique<infra::gateway::AdminServiceImpl>(*query_gateway_, *log_, *this,
+                                                                      projector_options());
   return ok_status();
 }
 
@@ -374,8 +373,8 @@ Result<axion::v1::RebuildViewsResponse> ServerApp::rebuild_views() {
   std::shared_ptr<projections::ViewStore> old;
   if (swapped.ok() && postgres) {
     fresh->reset();
-    swapped = infra::postgres::promote_postgres_views(config_.database_url, where,
-                                                      config_.views_schema);
+    swapped =
+        infra::postgres::promote_postgres_views(config_.database_url, where, config_.views_schema);
     if (swapped.ok()) {
       auto live = open_views(config_.views_schema);
       swapped = live.status();
@@ -392,8 +391,8 @@ Result<axion::v1::RebuildViewsResponse> ServerApp::rebuild_views() {
   if (!postgres && old) {
     // The previous generation: gone once the last in-flight query lets go of it.
     const std::string previous =
-        (std::filesystem::path(config_.views_dir()) /
-         std::to_string(std::stoull(generation) - 1)).string();
+        (std::filesystem::path(config_.views_dir()) / std::to_string(std::stoull(generation) - 1))
+            .string();
     old.reset();
     std::error_code ec;
     std::filesystem::remove_all(previous, ec);
@@ -480,7 +479,8 @@ Result<std::vector<std::pair<std::string, std::string>>> ServerApp::online_agent
 }
 
 Status ServerApp::ready() const {
-  if (!serving_) return unavailable("axion-server is starting or stopping");
+  std::shared_lock parts(parts_mu_);
+  if (!serving_ || !log_) return unavailable("axion-server is starting or stopping");
   auto partitions = log_->partition_count(std::string(events::kCommandsTopic));
   if (!partitions.ok()) return partitions.status();
   if (!processor_) return unavailable("the command processor is not running");
@@ -493,7 +493,6 @@ Status ServerApp::ready() const {
   }
   return ok_status();
 }
-
 
 void ServerApp::stop() {
   if (!serving_.exchange(false) && !grpc_ && !ops_ && !log_) return;
@@ -513,6 +512,7 @@ void ServerApp::stop() {
   if (projection_) projection_->stop();
   // After the hub (no more agent reports) and before the log: pending results are written.
   if (task_relay_) task_relay_->stop();
+  std::unique_lock parts(parts_mu_);  // no probe or scrape reads what is destroyed below
   saga_.reset();
   installer_.reset();
   agent_service_.reset();
@@ -531,11 +531,12 @@ void ServerApp::stop() {
   bus_.reset();
   processor_.reset();
   snapshots_.reset();
+  log_.reset();
+  parts.unlock();  // the HTTP server's handlers may be waiting for it: let them answer first
   if (ops_) {
     ops_->stop();
     ops_.reset();
   }
-  log_.reset();
   spdlog::info("axion-server stopped");
 }
 

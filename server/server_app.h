@@ -8,30 +8,31 @@
 
 #include <atomic>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 
 #include "commands/command_bus.h"
 #include "commands/command_processor.h"
 #include "common/histogram.h"
 #include "common/status.h"
 #include "events/event_log.h"
+#include "infra/crypto/secret_sealer.h"
 #include "infra/grpc/admin_service.h"
 #include "infra/grpc/agent_hub.h"
 #include "infra/grpc/agent_service.h"
 #include "infra/grpc/agent_task_relay.h"
 #include "infra/grpc/agent_task_service.h"
 #include "infra/grpc/deployment_service.h"
-#include "infra/crypto/secret_sealer.h"
 #include "infra/grpc/infrastructure_service.h"
 #include "infra/grpc/project_service.h"
 #include "infra/grpc/query_gateway.h"
+#include "infra/http/http_server.h"
 #include "projections/projection_processor.h"
 #include "projections/queries.h"
 #include "projections/swappable_view_store.h"
-#include "infra/http/http_server.h"
-#include "server/config.h"
 #include "server/agent_installer.h"
+#include "server/config.h"
 #include "server/saga_processor.h"
 
 namespace axion::server {
@@ -119,6 +120,9 @@ class ServerApp final : public infra::gateway::ViewsAdmin {
   int agent_port_ = 0;
   std::unique_ptr<infra::http::OpsServer> ops_;
   std::atomic<bool> serving_{false};
+  // The HTTP probes and /metrics read the parts above from the HTTP server's threads, which
+  // outlive them in stop(): they hold this shared, stop() holds it while it destroys them.
+  mutable std::shared_mutex parts_mu_;
   std::int64_t started_at_s_ = 0;
 };
 

@@ -39,6 +39,7 @@ void deployments_by_status(infra::http::PrometheusText& out,
 }  // namespace
 
 std::string ServerApp::metrics() const {
+  std::shared_lock parts(parts_mu_);
   infra::http::PrometheusText out;
   out.gauge("axion_up", "1 while axion-server serves.", serving_ ? 1 : 0);
   out.gauge("axion_start_time_seconds", "Start time of the process.",

@@ -30,7 +30,8 @@ expect() {
   fi
 }
 
-expect "project" axion pro
+expect "project promote" axion pro
+expect "project" axion proj
 expect "publish" axion project pu
 expect "list publish" axion project ""
 expect "export" axion audit ex
@@ -44,7 +45,7 @@ expect "--commit --file --help -f -h" axion project publish ""
 expect "--help -h" axion project -
 # Every top-level command is offered.
 top="$(complete_words axion "" | tr '\n' ' ')"
-for cmd in project deploy status history cancel rollback clusters servers agents events replay audit as-of completion; do
+for cmd in project deploy status history cancel rollback promote pause clusters servers agents events replay audit as-of completion; do
   [[ " $top " == *" $cmd "* ]] || { echo "FAIL: '$cmd' not offered at the top level: $top"; failures=$((failures + 1)); }
 done
 # zsh gets the same function through bashcompinit.

@@ -70,5 +70,37 @@ TEST_F(MetricsE2E, AfterADeploymentMetricsParseStrictlyAndCountWhatHappened) {
   })) << server_->log();
 }
 
+// A server asked to stop while it is scraped and probed stops cleanly: the probes and the page
+// never read a part stop() has destroyed (the sanitizer passes would see it), and the page
+// keeps parsing until the HTTP server goes.
+TEST_F(MetricsE2E, StoppingWhileScrapedAndProbedEndsCleanly) {
+  publish("v1");
+  ASSERT_EQ(wait_end(deploy()).status(), v1::DEPLOYMENT_STATUS_SUCCESS);
+  std::atomic<bool> done{false};
+  std::atomic<int> pages{0};
+  std::atomic<int> broken{0};
+  std::vector<std::thread> scrapers;
+  for (int t = 0; t < 3; ++t) {
+    scrapers.emplace_back([&, t] {
+      httplib::Client http("127.0.0.1", http_port_);
+      http.set_connection_timeout(std::chrono::seconds(1));
+      http.set_read_timeout(std::chrono::seconds(5));
+      while (!done) {
+        auto res = http.Get(t == 0 ? "/readyz" : "/metrics");
+        if (!res || t == 0) continue;
+        if (res->status == 200 && !parse_prometheus(res->body).error.empty()) ++broken;
+        ++pages;
+      }
+    });
+  }
+  EXPECT_TRUE(eventually([&] { return pages.load() > 10; }));
+  server_->signal(SIGTERM);
+  const int code = server_->wait_exit(std::chrono::milliseconds(60000));
+  done = true;
+  for (auto& t : scrapers) t.join();
+  EXPECT_EQ(code, 0) << server_->log();
+  EXPECT_EQ(broken.load(), 0);
+}
+
 }  // namespace
 }  // namespace axion::testing

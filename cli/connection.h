@@ -48,6 +48,24 @@ class Connection {
   std::shared_ptr<grpc::Channel> channel_;
 };
 
+// Every page of a paged listing, merged into one response: `rpc` runs one page's call for the
+// request (filters set by the caller; page size and token set here).
+template <typename Request, typename Response, typename Rpc>
+Result<Response> list_all(const Connection& c, Request req, Rpc&& rpc) {
+  Response all;
+  std::string token;
+  do {
+    req.set_page_size(200);
+    req.set_page_token(token);
+    Response page;
+    AXION_RETURN_IF_ERROR(c.call([&](grpc::ClientContext* cc) { return rpc(cc, req, &page); }));
+    token = page.next_page_token();
+    all.MergeFrom(page);  // appends the page's items
+  } while (!token.empty());
+  all.clear_next_page_token();
+  return all;
+}
+
 // The exit code for a Status (see above).
 int exit_code(const Status& status);
 

@@ -165,19 +165,14 @@ Status history(const Context& ctx, const std::string& project_name, const std::s
   auto project = find_project(c, project_name);
   if (!project.ok()) return project.status();
   auto stub = v1::DeploymentService::NewStub(c.channel());
-  v1::ListDeploymentsResponse all;
-  std::string token;
-  do {
-    v1::ListDeploymentsRequest req;
-    req.set_project_id(project->project_id());
-    req.set_environment(env);
-    req.set_page_size(200);
-    req.set_page_token(token);
-    v1::ListDeploymentsResponse page;
-    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListDeployments(cc, req, &page); }));
-    for (auto& d : *page.mutable_deployments()) *all.add_deployments() = std::move(d);
-    token = page.next_page_token();
-  } while (!token.empty());
+  v1::ListDeploymentsRequest req;
+  req.set_project_id(project->project_id());
+  req.set_environment(env);
+  auto listed = list_all<v1::ListDeploymentsRequest, v1::ListDeploymentsResponse>(
+      c, req,
+      [&](auto* cc, const auto& r, auto* page) { return stub->ListDeployments(cc, r, page); });
+  if (!listed.ok()) return listed.status();
+  const v1::ListDeploymentsResponse& all = *listed;
   Table t{{"DEPLOYMENT", "ENVIRONMENT", "GRAPH", "STATUS", "CREATED", "ROLLBACK OF"}, {}};
   for (const auto& d : all.deployments()) {
     t.rows.push_back({d.deployment_id(), d.environment(), "v" + std::to_string(d.graph_version()),

@@ -24,20 +24,17 @@ std::string tail_of(const std::string& name, const std::string& prefix) {
 
 Result<v1::ListClusterServersResponse> servers_of(const Connection& c, const std::string& id) {
   auto stub = v1::InfrastructureService::NewStub(c.channel());
-  v1::ListClusterServersResponse all;
-  std::string token;
-  do {
-    v1::ListClusterServersRequest req;
-    req.set_cluster_id(id);
-    req.set_page_size(200);
-    req.set_page_token(token);
-    v1::ListClusterServersResponse page;
-    AXION_RETURN_IF_ERROR(
-        c.call([&](auto* cc) { return stub->ListClusterServers(cc, req, &page); }));
-    for (auto& s : *page.mutable_servers()) *all.add_servers() = std::move(s);
-    token = page.next_page_token();
-  } while (!token.empty());
-  return all;
+  v1::ListClusterServersRequest req;
+  req.set_cluster_id(id);
+  return list_all<v1::ListClusterServersRequest, v1::ListClusterServersResponse>(
+      c, req,
+      [&](auto* cc, const auto& r, auto* page) { return stub->ListClusterServers(cc, r, page); });
+}
+
+Result<v1::ListClustersResponse> all_clusters(const Connection& c) {
+  auto stub = v1::InfrastructureService::NewStub(c.channel());
+  return list_all<v1::ListClustersRequest, v1::ListClustersResponse>(
+      c, {}, [&](auto* cc, const auto& r, auto* page) { return stub->ListClusters(cc, r, page); });
 }
 
 Result<v1::Server> find_server(const Connection& c, const std::string& cluster,
@@ -53,18 +50,9 @@ Result<v1::Server> find_server(const Connection& c, const std::string& cluster,
 
 Status list_clusters(const Context& ctx) {
   Connection c(ctx.connection);
-  auto stub = v1::InfrastructureService::NewStub(c.channel());
-  v1::ListClustersResponse all;
-  std::string token;
-  do {
-    v1::ListClustersRequest req;
-    req.set_page_size(200);
-    req.set_page_token(token);
-    v1::ListClustersResponse page;
-    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListClusters(cc, req, &page); }));
-    for (auto& cl : *page.mutable_clusters()) *all.add_clusters() = std::move(cl);
-    token = page.next_page_token();
-  } while (!token.empty());
+  auto listed = all_clusters(c);
+  if (!listed.ok()) return listed.status();
+  const v1::ListClustersResponse& all = *listed;
   Table t{{"NAME", "ID", "SERVERS"}, {}};
   for (const auto& cl : all.clusters())
     t.rows.push_back({cl.name(), cl.cluster_id(), std::to_string(cl.server_count())});
@@ -261,18 +249,10 @@ Status token(Context& ctx, const std::string& cluster, const std::string& server
 }  // namespace
 
 Result<v1::Cluster> find_cluster(const Connection& c, const std::string& name_or_id) {
-  auto stub = v1::InfrastructureService::NewStub(c.channel());
-  std::string token;
-  do {
-    v1::ListClustersRequest req;
-    req.set_page_size(200);
-    req.set_page_token(token);
-    v1::ListClustersResponse page;
-    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListClusters(cc, req, &page); }));
-    for (const auto& cl : page.clusters())
-      if (cl.name() == name_or_id || cl.cluster_id() == name_or_id) return cl;
-    token = page.next_page_token();
-  } while (!token.empty());
+  auto all = all_clusters(c);
+  if (!all.ok()) return all.status();
+  for (const auto& cl : all->clusters())
+    if (cl.name() == name_or_id || cl.cluster_id() == name_or_id) return cl;
   return not_found("no cluster is named '" + name_or_id + "' (axion clusters create makes one)");
 }
 

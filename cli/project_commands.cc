@@ -63,18 +63,9 @@ Status publish(const Context& ctx, const std::string& file, const std::string& c
 // Every project, page after page.
 Result<v1::ListProjectsResponse> all_projects(const Connection& c) {
   auto stub = v1::ProjectService::NewStub(c.channel());
-  v1::ListProjectsResponse all;
-  std::string token;
-  do {
-    v1::ListProjectsRequest req;
-    req.set_page_size(200);
-    req.set_page_token(token);
-    v1::ListProjectsResponse page;
-    AXION_RETURN_IF_ERROR(c.call([&](auto* cc) { return stub->ListProjects(cc, req, &page); }));
-    for (auto& p : *page.mutable_projects()) *all.add_projects() = std::move(p);
-    token = page.next_page_token();
-  } while (!token.empty());
-  return all;
+  return list_all<v1::ListProjectsRequest, v1::ListProjectsResponse>(
+      c, {},
+      [&](auto* cc, const auto& req, auto* page) { return stub->ListProjects(cc, req, page); });
 }
 
 Status list_projects(const Context& ctx) {

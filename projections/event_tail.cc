@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "events/envelope.h"
@@ -22,23 +23,29 @@ namespace {
 constexpr std::int64_t kScanChunk = 2048;
 constexpr auto kReadWait = std::chrono::milliseconds(2000);
 
+// A wanted event found by the backward scan; rendered only if it is among those shown.
 struct Found {
   std::int64_t at_ms = 0;
-  TailedEvent event;
+  events::TopicPartition tp;
+  std::int64_t offset = 0;
+  v1::EventEnvelope event;
 };
 
-bool wanted(const TailOptions& options, const v1::EventEnvelope& e) {
-  return options.project_id.empty() || e.aggregate_id() == options.project_id;
+// The record's event if the tail wants it (records that are not events are skipped).
+std::optional<v1::EventEnvelope> wanted(const TailOptions& options, const events::StoredRecord& r) {
+  auto envelope = events::parse_envelope(r);
+  if (!envelope.ok()) return std::nullopt;
+  if (!options.project_id.empty() && envelope->aggregate_id() != options.project_id) {
+    return std::nullopt;
+  }
+  return std::move(envelope).value();
 }
 
-Result<std::optional<TailedEvent>> tailed(const TailOptions& options,
-                                          const events::TopicPartition& tp,
-                                          const events::StoredRecord& r) {
-  auto envelope = events::parse_envelope(r);
-  if (!envelope.ok() || !wanted(options, *envelope)) return std::optional<TailedEvent>{};
-  auto json = event_json(tp, r.offset, *envelope);
+Result<TailedEvent> tailed(const events::TopicPartition& tp, std::int64_t offset,
+                           const v1::EventEnvelope& event) {
+  auto json = event_json(tp, offset, event);
   if (!json.ok()) return json.status();
-  return std::optional<TailedEvent>{TailedEvent{audit_entry_of(tp, r.offset, *envelope), *json}};
+  return TailedEvent{audit_entry_of(tp, offset, event), std::move(json).value()};
 }
 
 // The partition's latest `last` wanted events before `end`, oldest first: reads backwards in
@@ -56,12 +63,10 @@ Status latest_of(events::EventLog& log, const TailOptions& options,
       if (records->empty()) break;
       for (const auto& r : *records) {
         if (r.offset >= hi) break;
-        auto t = tailed(options, tp, r);
-        if (!t.ok()) return t.status();
-        if (*t) {
+        if (auto e = wanted(options, r)) {
           const auto at =
-              google::protobuf::util::TimeUtil::TimestampToMilliseconds((*t)->entry.occurred_at());
-          chunk.push_back({at, std::move(**t)});
+              google::protobuf::util::TimeUtil::TimestampToMilliseconds(e->occurred_at());
+          chunk.push_back({at, tp, r.offset, std::move(*e)});
         }
       }
       next = records->back().offset + 1;
@@ -152,7 +157,9 @@ Status tail_events(events::EventLog& log, const TailOptions& options,
                    [](const Found& a, const Found& b) { return a.at_ms < b.at_ms; });
   const std::size_t skip = latest.size() > last ? latest.size() - last : 0;
   for (std::size_t i = skip; i < latest.size(); ++i) {
-    if (stopped() || !emit(latest[i].event)) return ok_status();
+    auto t = tailed(latest[i].tp, latest[i].offset, latest[i].event);
+    if (!t.ok()) return t.status();
+    if (stopped() || !emit(*t)) return ok_status();
   }
   while (options.follow && !stopped()) {
     bool any = false;
@@ -162,9 +169,11 @@ Status tail_events(events::EventLog& log, const TailOptions& options,
       for (const auto& r : *records) {
         next[i] = r.offset + 1;
         any = true;
-        auto t = tailed(options, tps[i], r);
+        auto e = wanted(options, r);
+        if (!e) continue;
+        auto t = tailed(tps[i], r.offset, *e);
         if (!t.ok()) return t.status();
-        if (*t && !emit(**t)) return ok_status();
+        if (!emit(*t)) return ok_status();
       }
     }
     if (!any) std::this_thread::sleep_for(options.poll);

@@ -116,6 +116,14 @@ class CommandProcess {
   std::string out_path_, err_path_;
 };
 
+// Runs `program` to its end (see CommandProcess); killed after `timeout` (exit -1 then).
+inline CliResult run_program(const std::string& program, const std::vector<std::string>& args,
+                             std::vector<std::string> env = {},
+                             std::chrono::milliseconds timeout = std::chrono::milliseconds(180000)) {
+  return CommandProcess(program, args, std::move(env)).wait(timeout);
+}
+
+#ifdef AXION_CLI_BIN
 // The `axion` command (AXION_CLI_BIN).
 class CliProcess : public CommandProcess {
  public:
@@ -127,6 +135,7 @@ inline CliResult run_cli(const std::vector<std::string>& args, std::vector<std::
                          std::chrono::milliseconds timeout = std::chrono::milliseconds(180000)) {
   return CliProcess(args, std::move(env)).wait(timeout);
 }
+#endif
 
 // `text` as one single-quoted POSIX shell word (for the one string tmux hands its shell).
 inline std::string shell_quote(const std::string& text) {

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/e2e/cli_runner.h"
 #include "tests/e2e/server_process.h"
 
 namespace axion::testing {
@@ -23,28 +24,8 @@ struct ToolRun {
 
 // Runs argv (never a shell string), capturing its output.
 ToolRun run(const std::vector<std::string>& args) {
-  const std::string out = scratch_dir("grpcurl") + "/out.txt";
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  ToolRun result;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  result.output = text.str();
-  return result;
+  const CliResult r = run_program(args.at(0), {args.begin() + 1, args.end()});
+  return {r.exit, r.out + r.err};
 }
 
 TEST(GrpcurlInterop, DiscoversServicesByReflectionAndCallsThemWithJson) {

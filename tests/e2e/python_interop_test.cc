@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "tests/e2e/cli_runner.h"
 #include "tests/e2e/deployment_fixture.h"
 
 namespace axion::testing {
@@ -29,28 +30,8 @@ struct ToolRun {
 
 // Runs argv (never a shell string); stdout and stderr are captured apart.
 ToolRun run(const std::vector<std::string>& args) {
-  const std::string dir = scratch_dir("pyinterop-run");
-  const std::string out = dir + "/stdout", err = dir + "/stderr";
-  std::vector<std::string> copy = args;
-  std::vector<char*> argv;
-  for (auto& a : copy) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  pid_t pid = 0;
-  ToolRun result;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) == 0) {
-    int status = 0;
-    waitpid(pid, &status, 0);
-    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  posix_spawn_file_actions_destroy(&actions);
-  result.out = read_file(out);
-  result.err = read_file(err);
-  remove_scratch_dir(dir);
-  return result;
+  const CliResult r = run_program(args.at(0), {args.begin() + 1, args.end()});
+  return {r.exit, r.out, r.err};
 }
 
 // One JSON object per non-empty line; a line that is not JSON fails the test.

@@ -10,21 +10,15 @@
 //
 //   log_append_bench [--seconds 5] [--writers 1,16,64] [--backend rocksdb|kafka|all]
 //                    [--dir DIR] [--kafka host:port] [--rocks-max-batch N] [--impl raw|axion|both]
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafkacpp.h>
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 #include <unistd.h>
 
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
-#include <future>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -32,6 +26,7 @@
 
 #include "bench/bench_cli.h"
 #include "bench/bench_util.h"
+#include "bench/raw_kafka.h"
 #include "events/event_log.h"
 #include "infra/kafka/kafka_event_log.h"
 #include "infra/rocksdb/rocks_event_log.h"
@@ -246,182 +241,7 @@ std::vector<Row> bench_rocksdb(const Options& o) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kafka: raw transactional librdkafka producer vs KafkaEventLog.
-
-Status create_topic(rd_kafka_t* rk, const std::string& topic, int partitions) {
-  char errstr[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, 1, errstr, sizeof errstr);
-  if (!nt) return invalid_argument(errstr);
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-  (void)rd_kafka_AdminOptions_set_operation_timeout(ao, 10000, errstr, sizeof errstr);
-  rd_kafka_CreateTopics(rk, &nt, 1, ao, q);
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 20000);
-  Status result;
-  if (!ev) {
-    result = unavailable("creating topic " + topic + " timed out");
-  } else if (rd_kafka_event_error(ev)) {
-    result = unavailable(std::string("creating topic: ") + rd_kafka_event_error_string(ev));
-  } else {
-    size_t n = 0;
-    const rd_kafka_topic_result_t** res =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    if (n == 1 && rd_kafka_topic_result_error(res[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      result = unavailable(std::string("creating topic: ") + rd_kafka_topic_result_error_string(res[0]));
-    }
-  }
-  if (ev) rd_kafka_event_destroy(ev);
-  rd_kafka_AdminOptions_destroy(ao);
-  rd_kafka_queue_destroy(q);
-  rd_kafka_NewTopic_destroy(nt);
-  return result;
-}
-
-// The best a hand-written raw client does: writers queue their record and wait; one loop thread
-// begins a transaction, produces everything queued, flushes, commits, and releases those writers.
-class RawTxnProducer {
- public:
-  static Result<std::unique_ptr<RawTxnProducer>> open(const std::string& brokers,
-                                                      const std::string& txid) {
-    std::string err;
-    std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-    const std::pair<const char*, std::string> props[] = {
-        {"bootstrap.servers", brokers},     {"transactional.id", txid},
-        {"acks", "all"},                    {"enable.idempotence", "true"},
-        {"partitioner", "murmur2_random"},  {"linger.ms", "0"},
-        {"client.id", "raw-bench"},
-    };
-    for (const auto& [k, v] : props) {
-      if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) return invalid_argument(err);
-    }
-    // Delivery reports: how a client learns each record's fate, and what wakes flush() as soon
-    // as the last one is in (without a report callback flush() polls in 10 ms steps).
-    auto reports = std::make_unique<Reports>();
-    if (conf->set("dr_cb", reports.get(), err) != RdKafka::Conf::CONF_OK) return invalid_argument(err);
-    std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
-    if (!p) return unavailable("raw producer: " + err);
-    std::unique_ptr<RawTxnProducer> self(new RawTxnProducer(std::move(p), std::move(reports)));
-    return self;
-  }
-
-  Status init(const std::string& topic) {
-    AXION_RETURN_IF_ERROR(create_topic(producer_->c_ptr(), topic, kPartitions));
-    if (RdKafka::Error* e = producer_->init_transactions(30000)) {
-      Status st = unavailable("init_transactions: " + e->str());
-      delete e;
-      return st;
-    }
-    loop_ = std::thread([this] { run(); });
-    return ok_status();
-  }
-
-  ~RawTxnProducer() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (loop_.joinable()) loop_.join();
-  }
-
-  // Durably appends one record (committed transaction); "" on success, else the error.
-  std::string append(const std::string& topic, const std::string& key, const std::string& value,
-                     const std::vector<events::Header>& headers) {
-    Pending p{&topic, &key, &value, &headers, {}};
-    auto done = p.done.get_future();
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) return "stopping";
-      queue_.push_back(&p);
-    }
-    cv_.notify_one();
-    return done.get();
-  }
-
- private:
-  struct Pending {
-    const std::string* topic;
-    const std::string* key;
-    const std::string* value;
-    const std::vector<events::Header>* headers;
-    std::promise<std::string> done;
-  };
-
-  // Counts failed deliveries; called from flush()/poll() on the loop thread.
-  struct Reports final : RdKafka::DeliveryReportCb {
-    void dr_cb(RdKafka::Message& message) override {
-      if (message.err() != RdKafka::ERR_NO_ERROR && first_error.empty()) {
-        first_error = message.errstr();
-      }
-    }
-    std::string first_error;
-  };
-
-  RawTxnProducer(std::unique_ptr<RdKafka::Producer> p, std::unique_ptr<Reports> reports)
-      : reports_(std::move(reports)), producer_(std::move(p)) {}
-
-  void run() {
-    for (;;) {
-      std::deque<Pending*> batch;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        batch.swap(queue_);
-      }
-      std::string error = commit(batch);
-      for (Pending* p : batch) p->done.set_value(error);
-    }
-  }
-
-  std::string commit(const std::deque<Pending*>& batch) {
-    if (RdKafka::Error* e = producer_->begin_transaction()) {
-      std::string s = "begin_transaction: " + e->str();
-      delete e;
-      return s;
-    }
-    for (Pending* p : batch) {
-      for (;;) {
-        RdKafka::Headers* hs = RdKafka::Headers::create();
-        for (const auto& h : *p->headers) hs->add(h.key, h.value);
-        RdKafka::ErrorCode ec = producer_->produce(
-            *p->topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-            const_cast<char*>(p->value->data()), p->value->size(), p->key->data(), p->key->size(),
-            0, hs, nullptr);
-        if (ec == RdKafka::ERR_NO_ERROR) break;
-        delete hs;  // not taken over on failure
-        if (ec != RdKafka::ERR__QUEUE_FULL) return abort("produce: " + RdKafka::err2str(ec));
-        producer_->poll(1);
-      }
-    }
-    reports_->first_error.clear();
-    producer_->flush(30000);
-    if (!reports_->first_error.empty()) return abort("delivery: " + reports_->first_error);
-    if (RdKafka::Error* e = producer_->commit_transaction(30000)) {
-      std::string s = "commit_transaction: " + e->str();
-      const bool needs_abort = e->txn_requires_abort();
-      delete e;
-      return needs_abort ? abort(s) : s;
-    }
-    return {};
-  }
-
-  std::string abort(std::string why) {
-    if (RdKafka::Error* e = producer_->abort_transaction(30000)) {
-      why += "; abort_transaction: " + e->str();
-      delete e;
-    }
-    return why;
-  }
-
-  std::unique_ptr<Reports> reports_;  // outlives producer_, which calls it
-  std::unique_ptr<RdKafka::Producer> producer_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending*> queue_;
-  bool stopping_ = false;
-  std::thread loop_;
-};
+// Kafka: raw transactional librdkafka producer (bench/raw_kafka.h) vs KafkaEventLog.
 
 CellResult run_raw_kafka(const std::string& brokers, const std::string& topic,
                          const std::string& txid, int writers, double seconds) {
@@ -432,7 +252,7 @@ CellResult run_raw_kafka(const std::string& brokers, const std::string& topic,
     failed.first_error = producer.status().to_string();
     return failed;
   }
-  if (Status st = (*producer)->init(topic); !st.ok()) {
+  if (Status st = (*producer)->init(topic, kPartitions); !st.ok()) {
     failed.first_error = st.to_string();
     return failed;
   }

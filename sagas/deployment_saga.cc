@@ -219,9 +219,7 @@ SagaOutputs react(const SagaProject& project, const std::string& id, const SagaI
   if (d.terminal()) {
     // auto_rollback: one RollbackDeployment per failed deployment (the key makes it once).
     if (d.status == v1::DEPLOYMENT_STATUS_FAILED && d.rollback_requested) {
-      bool started = false;
-      for (const auto& [rid, of] : project.rollback_of) started = started || of == d.id;
-      if (!started) {
+      if (!d.rollback_started) {
         v1::RollbackDeployment r;
         r.set_deployment_id(d.id);
         r.set_reason("automatic rollback after deployment " + d.id + " failed");
@@ -257,11 +255,12 @@ SagaOutputs react(const SagaProject& project, const std::string& id, const SagaI
   }
   switch (d.status) {
     case v1::DEPLOYMENT_STATUS_PENDING:
-      // Wait for an older deployment of the environment that is still stopping.
-      for (const auto& [oid, other] : project.deployments) {
-        if (oid != d.id && !other.id.empty() && other.environment == d.environment &&
-            !other.terminal() && other.requested_at_ms <= d.requested_at_ms &&
-            !other.superseded_by.empty())
+      // Wait for an older deployment of the environment that is still stopping (an unended
+      // one is live).
+      for (const auto& oid : project.live) {
+        const SagaDeployment& other = project.deployments.at(oid);
+        if (oid != d.id && other.environment == d.environment && !other.terminal() &&
+            other.requested_at_ms <= d.requested_at_ms && !other.superseded_by.empty())
           return std::move(c.out);
       }
       build(c, *graph);

@@ -77,6 +77,7 @@ struct SagaDeployment {
   std::map<std::string, axion::v1::DeploymentTaskCompleted> results;  // by task id
   std::map<std::string, std::int64_t> result_at;                     // by task id: when
   bool rollback_requested = false;  // auto_rollback asked for in its DeploymentFailed
+  bool rollback_started = false;    // a RollbackRequested rolls it back
 
   bool terminal() const;
   bool aborting() const;
@@ -90,6 +91,10 @@ struct SagaProject {
   std::map<std::string, axion::v1::DeploymentSnapshot> snapshots;  // of successes
   std::map<std::string, std::string> release_by_env;               // env -> its last success
   std::map<std::string, std::string> rollback_of;  // rollback deployment -> rolled back one
+  // The deployments the saga still drives: requested and not ended, or failed asking for an
+  // automatic rollback that has not been requested yet. Kept by fold(), so a project's events
+  // make only these react, however many deployments the project has had.
+  std::set<std::string> live;
 };
 
 // Folds one event of the project's stream (occurred_at as the event time). Unknown types are

@@ -21,13 +21,31 @@ SagaDeployment* find(SagaProject& p, const std::string& id) {
   return it == p.deployments.end() ? nullptr : &it->second;
 }
 
-// Folds the events about one deployment; false if `any` is none of them.
-bool fold_deployment_event(SagaProject& p, const google::protobuf::Any& any, std::int64_t at) {
+// Whether the saga still drives `d` (SagaProject::live).
+bool drives(const SagaDeployment& d) {
+  return !d.id.empty() && (!d.terminal() || (d.rollback_requested && !d.rollback_started));
+}
+
+// Puts deployment `id` in or out of p.live after an event changed it.
+void refresh_live(SagaProject& p, const std::string& id) {
+  const SagaDeployment* d = find(p, id);
+  if (d && drives(*d)) {
+    p.live.insert(id);
+  } else {
+    p.live.erase(id);
+  }
+}
+
+// Folds the events about one deployment; false if `any` is none of them. *touched is the
+// deployment the event changed (empty if none).
+bool fold_deployment_event(SagaProject& p, const google::protobuf::Any& any, std::int64_t at,
+                           std::string* touched) {
   const auto touch = [&](const std::string& id) -> SagaDeployment* {
     SagaDeployment* d = find(p, id);
     if (d) {
       ++d->events;
       d->last_event_ms = at;
+      *touched = id;
     }
     return d;
   };
@@ -131,6 +149,10 @@ void fold(SagaProject& p, const v1::EventEnvelope& envelope) {
     p.rollback_of[e.deployment_id()] = e.rollback_of();
     p.deployments[e.deployment_id()].rollback_target = e.target_deployment_id();
     p.deployments[e.deployment_id()].fast = e.fast();
+    if (SagaDeployment* of = find(p, e.rollback_of())) {
+      of->rollback_started = true;
+      refresh_live(p, e.rollback_of());
+    }
   } else if (v1::DeploymentRequested e; unpack(any, e)) {
     SagaDeployment& d = p.deployments[e.deployment_id()];
     if (!d.id.empty()) return;  // requested once
@@ -144,8 +166,9 @@ void fold(SagaProject& p, const v1::EventEnvelope& envelope) {
     d.events = 1;
     if (const auto it = p.release_by_env.find(e.environment()); it != p.release_by_env.end())
       d.previous = it->second;
-  } else {
-    fold_deployment_event(p, any, at);
+    refresh_live(p, d.id);
+  } else if (std::string touched; fold_deployment_event(p, any, at, &touched) && !touched.empty()) {
+    refresh_live(p, touched);
   }
 }
 

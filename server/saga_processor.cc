@@ -126,9 +126,7 @@ Status SagaProcessor::load_partition(std::int32_t partition) {
   }
   // Recovery: every live deployment of the partition reacts once, whatever it was doing.
   for (const auto& [project, state] : p.projects)
-    for (const auto& [id, d] : state.deployments)
-      if (!d.id.empty() && (!d.terminal() || d.rollback_requested))
-        dirty_.insert({partition, project, id});
+    for (const auto& id : state.live) dirty_.insert({partition, project, id});
   std::lock_guard lock(mu_);
   stats_.events_folded += folded;
   return ok_status();
@@ -204,8 +202,7 @@ void SagaProcessor::react(const Key& key, std::vector<events::Record>& out) {
     wakes_[key] = *outputs.wake_at_ms;
   else
     wakes_.erase(key);
-  const auto& d = project->second.deployments.at(key.deployment);
-  if (d.terminal() && !d.rollback_requested) emitted_.erase(key.deployment);
+  if (!project->second.live.contains(key.deployment)) emitted_.erase(key.deployment);
 }
 
 Status SagaProcessor::step() {
@@ -230,9 +227,7 @@ Status SagaProcessor::step() {
       ++folded;
       // Any event of a project may move its live deployments (an end frees the environment
       // for the next one), so all of them react; react() is cheap when nothing changed.
-      for (const auto& [id, d] : state.deployments)
-        if (!d.id.empty() && (!d.terminal() || d.rollback_requested))
-          dirty_.insert({r.tp.partition, project, id});
+      for (const auto& id : state.live) dirty_.insert({r.tp.partition, project, id});
     } else if (envelope->type() == v1::AgentTaskResult::descriptor()->full_name()) {
       auto result = events::unpack_payload<v1::AgentTaskResult>(*envelope);
       if (!result.ok()) continue;

@@ -180,6 +180,7 @@ class SagaSim {
   void restart_saga() {
     saga = {};
     for (const auto& e : log) sagas::fold(saga, e);
+    check_live();
   }
 
  private:
@@ -207,6 +208,24 @@ class SagaSim {
     commands::apply_event(aggregate, payload, now_ms);
     sagas::fold(saga, e);
     log.push_back(std::move(e));
+    check_live();
+  }
+
+  // The fold keeps SagaProject::live; a scan of every deployment must agree after each event.
+  void check_live() {
+    std::set<std::string> want;
+    for (const auto& [id, d] : saga.deployments) {
+      bool rolled_back = false;
+      for (const auto& [rid, of] : saga.rollback_of) rolled_back = rolled_back || of == id;
+      if (!d.id.empty() && (!d.terminal() || (d.rollback_requested && !rolled_back)))
+        want.insert(id);
+    }
+    if (want != saga.live) {
+      problems.push_back("the saga's live set (" + std::to_string(saga.live.size()) +
+                         " deployments) differs from a scan of its deployments (" +
+                         std::to_string(want.size()) + ") after event " +
+                         std::to_string(log.size()));
+    }
   }
 
   bool react(const std::string& id) {

@@ -83,6 +83,9 @@ TEST(DeploymentSaga, AutoRollbackRestoresTheLastSuccess) {
   EXPECT_EQ(sim.status(rb), v1::DEPLOYMENT_STATUS_SUCCESS);
   for (const auto& t : sim.tasks(rb, v1::TASK_KIND_START_SERVICE))
     EXPECT_EQ(t.task().spec().process().env().at("VERSION"), "v1");
+  // Once its rollback is requested the failed deployment no longer reacts; nothing is live.
+  EXPECT_TRUE(sim.saga.deployments.at(v2_id).rollback_started);
+  EXPECT_TRUE(sim.saga.live.empty()) << sim.saga.live.size() << " live";
   expect_clean(sim);
 }
 
@@ -100,6 +103,7 @@ TEST(DeploymentSaga, CancelAbortsInFlightTasksStopsNewInstancesAndFreesTheEnviro
   v2_id = sim.deploy();
   for (int i = 0; i < 20; ++i) sim.round();
   ASSERT_EQ(sim.status(v2_id), v1::DEPLOYMENT_STATUS_DEPLOYING);
+  EXPECT_EQ(sim.saga.live, std::set<std::string>{v2_id});  // v1 ended; only v2 reacts
   v1::CancelDeployment cancel;
   cancel.set_deployment_id(v2_id);
   cancel.set_reason("wrong build");

@@ -42,17 +42,41 @@ inline double percentile_ms(const std::vector<std::int64_t>& sorted_ns, double q
   return static_cast<double>(sorted_ns[std::min(idx, sorted_ns.size() - 1)]) / 1e6;
 }
 
+// What one load thread of a cell saw: its successful calls' latencies, its failures, and when it
+// finished.
+struct ThreadSamples {
+  std::vector<std::int64_t> lat_ns;
+  std::uint64_t errors = 0;
+  std::string first_error;
+  Clock::time_point end;
+};
+
+// The cell's result from its threads' samples; the cell started at `start`.
+inline CellResult merge_samples(const std::vector<ThreadSamples>& per, Clock::time_point start) {
+  CellResult r;
+  std::vector<std::int64_t> all;
+  Clock::time_point last_end = start;
+  for (const auto& p : per) {
+    r.ops += p.lat_ns.size();
+    r.errors += p.errors;
+    if (r.first_error.empty()) r.first_error = p.first_error;
+    all.insert(all.end(), p.lat_ns.begin(), p.lat_ns.end());
+    last_end = std::max(last_end, p.end);
+  }
+  r.seconds = std::chrono::duration<double>(last_end - start).count();
+  std::sort(all.begin(), all.end());
+  r.p50_ms = percentile_ms(all, 0.50);
+  r.p99_ms = percentile_ms(all, 0.99);
+  r.p999_ms = percentile_ms(all, 0.999);
+  r.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
+  return r;
+}
+
 // Runs `op` from `writers` threads for `duration`. Every thread is started and waiting before
 // the clock starts; each samples the steady_clock latency of its own calls; samples are merged
 // after the threads end. A writer stops early after 100 failures.
 inline CellResult run_cell(int writers, std::chrono::duration<double> duration, const Operation& op) {
-  struct PerThread {
-    std::vector<std::int64_t> lat_ns;
-    std::uint64_t errors = 0;
-    std::string first_error;
-    Clock::time_point end;
-  };
-  std::vector<PerThread> per(static_cast<std::size_t>(writers));
+  std::vector<ThreadSamples> per(static_cast<std::size_t>(writers));
   std::latch ready(writers);
   std::atomic<bool> go{false};
   Clock::time_point start{}, deadline{};
@@ -60,7 +84,7 @@ inline CellResult run_cell(int writers, std::chrono::duration<double> duration, 
   threads.reserve(per.size());
   for (int t = 0; t < writers; ++t) {
     threads.emplace_back([&, t] {
-      PerThread& me = per[static_cast<std::size_t>(t)];
+      ThreadSamples& me = per[static_cast<std::size_t>(t)];
       me.lat_ns.reserve(1 << 16);
       ready.count_down();
       go.wait(false);
@@ -86,24 +110,7 @@ inline CellResult run_cell(int writers, std::chrono::duration<double> duration, 
   go.store(true);
   go.notify_all();
   for (auto& th : threads) th.join();
-
-  CellResult r;
-  std::vector<std::int64_t> all;
-  Clock::time_point last_end = start;
-  for (auto& p : per) {
-    r.ops += p.lat_ns.size();
-    r.errors += p.errors;
-    if (r.first_error.empty()) r.first_error = p.first_error;
-    all.insert(all.end(), p.lat_ns.begin(), p.lat_ns.end());
-    last_end = std::max(last_end, p.end);
-  }
-  r.seconds = std::chrono::duration<double>(last_end - start).count();
-  std::sort(all.begin(), all.end());
-  r.p50_ms = percentile_ms(all, 0.50);
-  r.p99_ms = percentile_ms(all, 0.99);
-  r.p999_ms = percentile_ms(all, 0.999);
-  r.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
-  return r;
+  return merge_samples(per, start);
 }
 
 inline std::string random_bytes(std::mt19937_64& rng, std::size_t n) {

@@ -58,15 +58,9 @@ CellResult run_async_cell(std::vector<std::unique_ptr<Client>>& channels, int cl
     std::unique_ptr<grpc::ClientAsyncResponseReader<v1::DeployProjectResponse>> rpc;
     Clock::time_point started;
   };
-  struct PerThread {
-    std::vector<std::int64_t> lat_ns;
-    std::uint64_t errors = 0;
-    std::string first_error;
-    Clock::time_point end;
-  };
   const std::size_t n_threads = std::min(channels.size(), static_cast<std::size_t>(clients));
   std::vector<Slot> slots(static_cast<std::size_t>(clients));
-  std::vector<PerThread> per(n_threads);
+  std::vector<ThreadSamples> per(n_threads);
   std::vector<grpc::CompletionQueue> queues(n_threads);
   std::atomic<bool> go{false};
   Clock::time_point start{}, deadline{};
@@ -82,7 +76,7 @@ CellResult run_async_cell(std::vector<std::unique_ptr<Client>>& channels, int cl
   std::vector<std::thread> threads;
   for (std::size_t q = 0; q < n_threads; ++q) {
     threads.emplace_back([&, q] {
-      PerThread& me = per[q];
+      ThreadSamples& me = per[q];
       me.lat_ns.reserve(1 << 16);
       go.wait(false);
       std::size_t in_flight = 0;
@@ -124,23 +118,7 @@ CellResult run_async_cell(std::vector<std::unique_ptr<Client>>& channels, int cl
     }
   }
 
-  CellResult r;
-  std::vector<std::int64_t> all;
-  Clock::time_point last_end = start;
-  for (auto& p : per) {
-    r.ops += p.lat_ns.size();
-    r.errors += p.errors;
-    if (r.first_error.empty()) r.first_error = p.first_error;
-    all.insert(all.end(), p.lat_ns.begin(), p.lat_ns.end());
-    last_end = std::max(last_end, p.end);
-  }
-  r.seconds = std::chrono::duration<double>(last_end - start).count();
-  std::sort(all.begin(), all.end());
-  r.p50_ms = percentile_ms(all, 0.50);
-  r.p99_ms = percentile_ms(all, 0.99);
-  r.p999_ms = percentile_ms(all, 0.999);
-  r.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
-  return r;
+  return merge_samples(per, start);
 }
 
 Result<std::vector<std::string>> set_up_projects(Client& client, int count,

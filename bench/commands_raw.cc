@@ -8,21 +8,17 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
-#include <functional>
-#include <mutex>
-#include <thread>
 #include <utility>
 
 #include "axion/v1/deployment.grpc.pb.h"
+#include "bench/group_loop.h"
 #include "bench/raw_kafka.h"
 
 namespace axion::bench {
 namespace {
 
 namespace v1 = axion::v1;
-using Done = std::function<void(const std::string& error)>;
 
 // One writer thread writing everything queued since its last write in one synced WriteBatch.
 class RocksGroupWriter {
@@ -37,61 +33,30 @@ class RocksGroupWriter {
     return std::unique_ptr<RocksGroupWriter>(new RocksGroupWriter(raw));
   }
 
-  // Writes what is queued, then ends.
-  ~RocksGroupWriter() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    loop_.join();
-  }
-
-  void write(std::string key, std::string value, Done done) {
-    {
-      std::lock_guard lock(mu_);
-      if (!stopping_) {
-        queue_.push_back({std::move(key), std::move(value), std::move(done)});
-        cv_.notify_one();
-        return;
-      }
-    }
-    done("stopping");
+  void write(std::string key, std::string value, GroupDone done) {
+    loop_.push(Pending{std::move(key), std::move(value), std::move(done)});
   }
 
  private:
   struct Pending {
     std::string key, value;
-    Done done;
+    GroupDone done;
   };
 
-  explicit RocksGroupWriter(::rocksdb::DB* db) : db_(db), loop_([this] { run(); }) {}
+  explicit RocksGroupWriter(::rocksdb::DB* db) : db_(db) { loop_.start(); }
 
-  void run() {
+  std::string commit(const std::deque<Pending>& round) {
     ::rocksdb::WriteOptions sync;
     sync.sync = true;
-    for (;;) {
-      std::deque<Pending> batch;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        batch.swap(queue_);
-      }
-      ::rocksdb::WriteBatch wb;
-      for (const Pending& p : batch) wb.Put(p.key, p.value);
-      const ::rocksdb::Status s = db_->Write(sync, &wb);
-      const std::string error = s.ok() ? std::string() : s.ToString();
-      for (Pending& p : batch) p.done(error);
-    }
+    ::rocksdb::WriteBatch wb;
+    for (const Pending& p : round) wb.Put(p.key, p.value);
+    const ::rocksdb::Status s = db_->Write(sync, &wb);
+    return s.ok() ? std::string() : s.ToString();
   }
 
   std::unique_ptr<::rocksdb::DB> db_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;
-  bool stopping_ = false;
-  std::thread loop_;  // last: started once the rest is constructed
+  // Last: destroyed first, so the loop ends (after what is queued) while the database is open.
+  GroupLoop<Pending> loop_{[this](const std::deque<Pending>& round) { return commit(round); }};
 };
 
 class RawDeploymentService final : public v1::DeploymentService::CallbackService {

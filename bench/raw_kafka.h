@@ -1,24 +1,22 @@
 // The raw librdkafka baseline the benchmarks compare Axion's Kafka paths against: the best a
 // hand-written client does for durable appends — one transactional producer (acks=all,
-// idempotent) whose loop thread begins a transaction, produces everything queued since the last
-// one, flushes, commits, and then reports to each waiting caller. Used by log_append_bench
-// (blocking writers) and commands_bench's raw gRPC + Kafka server (callbacks from gRPC handlers).
+// idempotent) whose loop thread (bench/group_loop.h) begins a transaction, produces everything
+// queued since the last one, flushes, commits, and then reports to each waiting caller. Used by
+// log_append_bench (blocking writers) and commands_bench's raw gRPC + Kafka server (callbacks from
+// gRPC handlers).
 #pragma once
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
-#include <condition_variable>
 #include <deque>
-#include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
+#include "bench/group_loop.h"
 #include "common/status.h"
 #include "events/event_log.h"
 
@@ -58,9 +56,6 @@ inline Status create_topic(rd_kafka_t* rk, const std::string& topic, int partiti
 
 class RawTxnProducer {
  public:
-  // Called on the loop thread once the record's transaction ended: "" if it committed, else why.
-  using Done = std::function<void(const std::string& error)>;
-
   static Result<std::unique_ptr<RawTxnProducer>> open(const std::string& brokers,
                                                       const std::string& txid) {
     std::string err;
@@ -92,34 +87,16 @@ class RawTxnProducer {
       delete e;
       return st;
     }
-    loop_ = std::thread([this] { run(); });
+    loop_.start();
     return ok_status();
   }
 
-  // Ends the loop after what is queued; appends after that fail with "stopping".
-  ~RawTxnProducer() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (loop_.joinable()) loop_.join();
-  }
-
-  // Queues one record for the next transaction; `done` is called when that transaction ended
-  // (at once, with "stopping", when the producer is being destroyed).
+  // Queues one record for the next transaction; `done` is called on the loop thread when that
+  // transaction ended (at once, with "stopping", when the producer is being destroyed).
   void append_async(std::string topic, std::string key, std::string value,
-                    std::vector<events::Header> headers, Done done) {
-    {
-      std::lock_guard lock(mu_);
-      if (!stopping_) {
-        queue_.push_back(Pending{std::move(topic), std::move(key), std::move(value),
-                                 std::move(headers), std::move(done)});
-        cv_.notify_one();
-        return;
-      }
-    }
-    done("stopping");
+                    std::vector<events::Header> headers, GroupDone done) {
+    loop_.push(Pending{std::move(topic), std::move(key), std::move(value), std::move(headers),
+                       std::move(done)});
   }
 
   // Durably appends one record (committed transaction); "" on success, else the error.
@@ -136,7 +113,7 @@ class RawTxnProducer {
   struct Pending {
     std::string topic, key, value;
     std::vector<events::Header> headers;
-    Done done;
+    GroupDone done;
   };
 
   // Counts failed deliveries; called from flush()/poll() on the loop thread.
@@ -151,20 +128,6 @@ class RawTxnProducer {
 
   RawTxnProducer(std::unique_ptr<RdKafka::Producer> p, std::unique_ptr<Reports> reports)
       : reports_(std::move(reports)), producer_(std::move(p)) {}
-
-  void run() {
-    for (;;) {
-      std::deque<Pending> batch;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;
-        batch.swap(queue_);
-      }
-      const std::string error = commit(batch);
-      for (Pending& p : batch) p.done(error);
-    }
-  }
 
   std::string commit(const std::deque<Pending>& batch) {
     if (RdKafka::Error* e = producer_->begin_transaction()) {
@@ -208,11 +171,8 @@ class RawTxnProducer {
 
   std::unique_ptr<Reports> reports_;  // outlives producer_, which calls it
   std::unique_ptr<RdKafka::Producer> producer_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;
-  bool stopping_ = false;
-  std::thread loop_;
+  // Last: destroyed first, so the loop ends (after what is queued) while the producer lives.
+  GroupLoop<Pending> loop_{[this](const std::deque<Pending>& round) { return commit(round); }};
 };
 
 }  // namespace axion::bench

@@ -149,13 +149,7 @@ Row measure(const std::string& mode, int c, std::vector<std::unique_ptr<Client>>
   } else {
     row.result = run_cell(c, duration, [&](int t, std::uint64_t seq, std::string* error) {
       Client& client = *channels[static_cast<std::size_t>(t) % channels.size()];
-      grpc::ClientContext ctx;
-      authorize(ctx);
-      v1::DeployProjectResponse resp;
-      auto s = client.deployments->DeployProject(&ctx, deploy_request(projects, c, t, seq), &resp);
-      if (s.ok()) return true;
-      *error = describe(s);
-      return false;
+      return deploy_once(client, deploy_request(projects, c, t, seq), error);
     });
   }
   std::string views;
@@ -178,6 +172,14 @@ Row measure(const std::string& mode, int c, std::vector<std::unique_ptr<Client>>
   return row;
 }
 
+// "<pid>-<unix seconds>": names this run's projects, topics and directories apart from other runs'.
+std::string run_id() {
+  return std::to_string(getpid()) + "-" +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count());
+}
+
 // Rows of `label` that failed before any cell ran.
 std::vector<Row> failed_rows(const std::string& label, const Options& o, const std::string& why) {
   std::vector<Row> rows;
@@ -193,11 +195,7 @@ std::vector<Row> failed_rows(const std::string& label, const Options& o, const s
 // The cells against a raw baseline server (bench/commands_raw.h): the same client and requests,
 // to project ids that need not exist (the raw server reads none).
 std::vector<Row> bench_raw(RawKind kind, const std::string& label, const Options& o) {
-  const std::string name = "bench-raw-" + std::to_string(getpid()) + "-" +
-                           std::to_string(static_cast<int>(kind)) + "-" +
-                           std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                              std::chrono::system_clock::now().time_since_epoch())
-                                              .count());
+  const std::string name = "bench-raw-" + std::to_string(static_cast<int>(kind)) + "-" + run_id();
   const std::string path = o.dir + "/" + name;
   fs::create_directories(o.dir);
   auto server = RawCommandServer::start(kind, path, o.kafka, name);
@@ -209,19 +207,13 @@ std::vector<Row> bench_raw(RawKind kind, const std::string& label, const Options
   std::vector<std::string> projects;
   for (int i = 0; i < o.projects; ++i) projects.push_back("prj-raw-" + std::to_string(i));
   auto run = [&]() -> std::vector<Row> {
-    std::vector<std::unique_ptr<Client>> channels;
-    for (int i = 0; i < o.channels; ++i) {
-      channels.push_back(std::make_unique<Client>((*server)->port(), i));
-    }
+    auto channels = make_clients((*server)->port(), o.channels);
     // Warm-up: a new Kafka topic's first transaction waits for its metadata and partition
     // leaders (up to a second), which is set-up, not the baseline.
-    for (int i = 0; i < 3; ++i) {
-      grpc::ClientContext ctx;
-      authorize(ctx);
-      v1::DeployProjectResponse resp;
-      const grpc::Status st = channels[0]->deployments->DeployProject(
-          &ctx, deploy_request(projects, 1, 0, 1000000 + static_cast<std::uint64_t>(i)), &resp);
-      if (!st.ok()) return failed_rows(label, o, "warm-up: " + describe(st));
+    for (std::uint64_t i = 0; i < 3; ++i) {
+      std::string error;
+      if (!deploy_once(*channels[0], deploy_request(projects, 1, 0, 1000000 + i), &error))
+        return failed_rows(label, o, "warm-up: " + error);
     }
     std::vector<Row> rows;
     for (int c : o.clients) rows.push_back(measure(label, c, channels, projects, o, {}));
@@ -236,10 +228,7 @@ std::vector<Row> bench_raw(RawKind kind, const std::string& label, const Options
 // Starts a server for `mode`, sets up the projects and runs one cell per client count.
 std::vector<Row> bench_mode(const std::string& mode, const Options& o) {
   std::vector<Row> rows;
-  const std::string run = std::to_string(getpid()) + "-" +
-                          std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count());
+  const std::string run = run_id();
   server::ServerConfig config;
   config.data_dir = o.dir + "/" + mode;
   if (mode == "kafka") {
@@ -275,9 +264,7 @@ std::vector<Row> bench_mode(const std::string& mode, const Options& o) {
   std::cerr << mode << ": server on 127.0.0.1:" << app.grpc_port() << ", setting up " << o.projects
             << " projects\n";
   {
-    std::vector<std::unique_ptr<Client>> clients;
-    for (int i = 0; i < o.channels; ++i)
-      clients.push_back(std::make_unique<Client>(app.grpc_port(), i));
+    auto clients = make_clients(app.grpc_port(), o.channels);
     auto projects = set_up_projects(*clients[0], o.projects, run);
     if (!projects.ok()) {
       std::cerr << mode << ": setup failed: " << projects.status().to_string() << "\n";

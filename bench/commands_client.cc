@@ -36,6 +36,21 @@ Client::Client(int port, int index) {
   deployments = v1::DeploymentService::NewStub(channel);
 }
 
+std::vector<std::unique_ptr<Client>> make_clients(int port, int count) {
+  std::vector<std::unique_ptr<Client>> clients;
+  for (int i = 0; i < count; ++i) clients.push_back(std::make_unique<Client>(port, i));
+  return clients;
+}
+
+bool deploy_once(Client& client, const v1::DeployProjectRequest& request, std::string* error) {
+  grpc::ClientContext ctx;
+  authorize(ctx);
+  v1::DeployProjectResponse resp;
+  const grpc::Status s = client.deployments->DeployProject(&ctx, request, &resp);
+  if (!s.ok()) *error = describe(s);
+  return s.ok();
+}
+
 v1::DeployProjectRequest deploy_request(const std::vector<std::string>& projects, int clients,
                                         int t, std::uint64_t seq) {
   const auto n = static_cast<std::size_t>(t) + seq * static_cast<std::size_t>(clients);

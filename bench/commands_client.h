@@ -31,6 +31,12 @@ struct Client {
   Client(int port, int index);
 };
 
+// `count` clients of the server on 127.0.0.1:`port`, each with its own connection.
+std::vector<std::unique_ptr<Client>> make_clients(int port, int count);
+
+// One blocking DeployProject call with the token; false and *error if it failed.
+bool deploy_once(Client& client, const v1::DeployProjectRequest& request, std::string* error);
+
 // User + system CPU time of the whole process so far.
 std::chrono::microseconds process_cpu();
 

@@ -90,7 +90,6 @@ struct SagaProject {
   std::map<std::string, SagaDeployment> deployments;
   std::map<std::string, axion::v1::DeploymentSnapshot> snapshots;  // of successes
   std::map<std::string, std::string> release_by_env;               // env -> its last success
-  std::map<std::string, std::string> rollback_of;  // rollback deployment -> rolled back one
   // The deployments the saga still drives: requested and not ended, or failed asking for an
   // automatic rollback that has not been requested yet. Kept by fold(), so a project's events
   // make only these react, however many deployments the project has had.

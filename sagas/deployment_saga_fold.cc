@@ -146,7 +146,6 @@ void fold(SagaProject& p, const v1::EventEnvelope& envelope) {
   } else if (v1::GraphPublished e; unpack(any, e)) {
     p.graphs[e.graph().version()] = e.graph();
   } else if (v1::RollbackRequested e; unpack(any, e)) {
-    p.rollback_of[e.deployment_id()] = e.rollback_of();
     p.deployments[e.deployment_id()].rollback_target = e.target_deployment_id();
     p.deployments[e.deployment_id()].fast = e.fast();
     if (SagaDeployment* of = find(p, e.rollback_of())) {

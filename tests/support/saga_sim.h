@@ -188,8 +188,8 @@ class SagaSim {
     const auto& d = saga.deployments.at(id);
     if (!d.terminal()) return false;
     if (d.status == axion::v1::DEPLOYMENT_STATUS_FAILED && d.rollback_requested) {
-      for (const auto& [rid, of] : saga.rollback_of)
-        if (of == id) return saga.deployments.at(rid).terminal();
+      for (const auto& r : events<axion::v1::RollbackRequested>())
+        if (r.rollback_of() == id) return saga.deployments.at(r.deployment_id()).terminal();
       return refusals.contains("auto-rollback:" + id);
     }
     return true;
@@ -213,11 +213,11 @@ class SagaSim {
 
   // The fold keeps SagaProject::live; a scan of every deployment must agree after each event.
   void check_live() {
+    std::set<std::string> rolled_back;
+    for (const auto& r : events<axion::v1::RollbackRequested>()) rolled_back.insert(r.rollback_of());
     std::set<std::string> want;
     for (const auto& [id, d] : saga.deployments) {
-      bool rolled_back = false;
-      for (const auto& [rid, of] : saga.rollback_of) rolled_back = rolled_back || of == id;
-      if (!d.id.empty() && (!d.terminal() || (d.rollback_requested && !rolled_back)))
+      if (!d.id.empty() && (!d.terminal() || (d.rollback_requested && !rolled_back.contains(id))))
         want.insert(id);
     }
     if (want != saga.live) {
